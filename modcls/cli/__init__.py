@@ -1,0 +1,55 @@
+"""The ``modcls`` command line: a thin face over :class:`modcls.Moderator` and the training tools.
+
+Each command lives in its own module with ``register(subparsers)`` and ``run(args) -> int``.
+Exit status: 0 success, 1 an error named on stderr (bad input, missing model, bad policy), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+
+#: Command name -> module (under modcls.cli) holding its ``register`` and ``run``.
+COMMANDS = {
+    "moderate": "moderate",
+    "classify": "classify",
+    "base": "base",
+    "train": "train",
+}
+
+
+class CommandError(Exception):
+    """An error to report as ``modcls: error: ...`` with exit status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modcls", description="Topic and sensitivity moderation of French news.")
+    parser.add_argument("--version", action="version", version=f"modcls {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        mod = importlib.import_module(f"{__name__}.{module}")
+        command = mod.register(sub)
+        command.set_defaults(handler=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from ..errors import ModclsError
+
+    try:
+        return int(args.handler(args) or 0)
+    except (CommandError, ModclsError, OSError) as err:
+        print(f"modcls: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("modcls: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

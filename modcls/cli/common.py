@@ -1,0 +1,32 @@
+"""Options and helpers shared by the commands that load a model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..inference import PRECISIONS
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="DIR", help="model folder (default: the shipped default model)")
+    parser.add_argument("--policy", metavar="FILE", help="routing policy override, JSON or YAML")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="inference path (default: fp32)")
+
+
+def load_moderator(args: argparse.Namespace):  # noqa: ANN201 - avoids importing torch at parse time
+    from ..moderator import Moderator
+
+    return Moderator.from_pretrained(args.model, policy=args.policy, precision=args.precision)
+
+
+def read_text_arg(path: str) -> str:
+    """Read a whole UTF-8 file, or stdin for ``-``; invalid UTF-8 is an :class:`InputError`."""
+    from ..errors import InputError
+
+    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: invalid UTF-8 at byte {err.start}") from None

@@ -1,0 +1,1 @@
+"""Evaluation of modcls models: metrics, reports and the model card."""

@@ -1,0 +1,1 @@
+"""Reproducible training of modcls models: configuration, data, the training loop, calibration, baseline."""

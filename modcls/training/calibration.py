@@ -1,0 +1,77 @@
+"""Post-training calibration on validation rows: a temperature per head, a threshold per category.
+
+Threshold rule: child_sexual_abuse takes the highest threshold whose validation recall is at least
+``csa_min_recall`` (0.95 by default) — missing such content costs most; every other category takes
+the threshold of best F1. A category with no validation positive keeps 0.5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_GRID = np.exp(np.linspace(np.log(0.25), np.log(8.0), 121))
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def fit_topic_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature minimising the negative log-likelihood of ``labels`` (grid search, deterministic)."""
+    if len(labels) == 0:
+        return 1.0
+    nll = [-_log_softmax(logits / t)[np.arange(len(labels)), labels].mean() for t in _GRID]
+    return float(_GRID[int(np.argmin(nll))])
+
+
+def fit_sigmoid_temperature(logits: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> float:
+    """One temperature for all sigmoid outputs, minimising masked binary cross-entropy."""
+    if mask.sum() == 0:
+        return 1.0
+    losses = []
+    for t in _GRID:
+        z = logits / t
+        bce = np.logaddexp(0, z) - targets * z
+        losses.append((bce * mask).sum() / mask.sum())
+    return float(_GRID[int(np.argmin(losses))])
+
+
+def recall_threshold(scores: np.ndarray, targets: np.ndarray, min_recall: float) -> float:
+    """Highest threshold t such that recall of ``scores >= t`` is at least ``min_recall``."""
+    pos = np.sort(scores[targets == 1])[::-1]
+    if len(pos) == 0:
+        return 0.5
+    k = int(np.ceil(min_recall * len(pos)))
+    return float(pos[k - 1])
+
+
+def f1_threshold(scores: np.ndarray, targets: np.ndarray) -> float:
+    """Threshold of best F1 (midpoint between neighbouring scores, ties to the higher threshold)."""
+    if targets.sum() == 0:
+        return 0.5
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], targets[order]
+    tp = np.cumsum(y)
+    fp = np.cumsum(1 - y)
+    f1 = 2 * tp / (tp + fp + y.sum())
+    # only cut between distinct scores
+    valid = np.r_[s[:-1] > s[1:], True]
+    best = int(np.argmax(np.where(valid, f1, -1)))
+    nxt = s[best + 1] if best + 1 < len(s) else 0.0
+    return float((s[best] + nxt) / 2)
+
+
+def fit_thresholds(
+    scores: np.ndarray, targets: np.ndarray, mask: np.ndarray, categories: list[str], min_recall: float
+) -> dict[str, float]:
+    """A threshold per category under the module's rule."""
+    out = {}
+    for k, category in enumerate(categories):
+        known = mask[:, k] > 0
+        s, y = scores[known, k], targets[known, k]
+        if category == "child_sexual_abuse":
+            out[category] = round(recall_threshold(s, y, min_recall), 6)
+        else:
+            out[category] = round(f1_threshold(s, y), 6)
+    return out
