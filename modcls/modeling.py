@@ -145,6 +145,42 @@ class ModclsModel(PreTrainedModel):
         pooled = self.dropout(mean_pool(hidden, attention_mask))
         return ModclsOutput(self.topic_head(pooled), self.sensitivity_head(pooled), pooled)
 
+    # -- split forward: frozen lowest layers once, trained upper layers many times ---------------
+    def frozen_depth(self) -> int:
+        """How many lowest encoder layers are frozen along with the embeddings (0 if the embeddings train)."""
+        if not any(p == "backbone.embeddings." for p in self.config.frozen_prefixes):
+            return 0
+        depth = 0
+        while f"backbone.encoder.layer.{depth}." in self.config.frozen_prefixes:
+            depth += 1
+        return depth
+
+    def frozen_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Hidden states after the embeddings and the frozen lowest layers (deterministic, no gradient)."""
+        with torch.no_grad():
+            hidden = self.backbone.embeddings(input_ids=input_ids)
+            return self._run_layers(hidden, attention_mask, 0, self.frozen_depth(), eval_mode=True)
+
+    def forward_from_features(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> ModclsOutput:
+        """The rest of :meth:`forward` from :meth:`frozen_features`' output."""
+        layers = len(self.backbone.encoder.layer)
+        hidden = self._run_layers(hidden, attention_mask, self.frozen_depth(), layers)
+        pooled = self.dropout(mean_pool(hidden, attention_mask))
+        return ModclsOutput(self.topic_head(pooled), self.sensitivity_head(pooled), pooled)
+
+    def _run_layers(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int, stop: int, eval_mode: bool = False
+    ) -> torch.Tensor:
+        mask = self.backbone.get_extended_attention_mask(attention_mask, attention_mask.shape)
+        for layer in self.backbone.encoder.layer[start:stop]:
+            training = layer.training
+            if eval_mode:
+                layer.eval()
+            out = layer(hidden, attention_mask=mask)
+            layer.train(training)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
+
     def probabilities(self, output: ModclsOutput) -> tuple[torch.Tensor, torch.Tensor]:
         """Calibrated topic probabilities (softmax) and sensitivity scores (sigmoids)."""
         topic = torch.softmax(output.topic_logits.float() / self.config.topic_temperature, dim=-1)

@@ -7,13 +7,85 @@ from pathlib import Path
 
 import pytest
 
-WORDS = (
-    "le la les un une des de du et à en au aux pour par sur dans avec est a été ont sont il elle ils "
-    "homme femme enfant enfants police procès tribunal condamné mis examen images pédocriminalité viol "
-    "meurtre attentat drogue cocaïne suicide haine match but équipe football élection gouvernement "
-    "budget entreprise école pluie soleil météo réagir article abonnez-vous newsletter lire aussi publié "
-    "par journaliste ministre santé hôpital guerre armée climat religion église science musique film"
-).split()
+WORDS = [
+    "le",
+    "la",
+    "les",
+    "un",
+    "une",
+    "des",
+    "de",
+    "du",
+    "et",
+    "à",
+    "en",
+    "au",
+    "aux",
+    "pour",
+    "par",
+    "sur",
+    "dans",
+    "avec",
+    "est",
+    "a",
+    "été",
+    "ont",
+    "sont",
+    "il",
+    "elle",
+    "ils",
+    "homme",
+    "femme",
+    "enfant",
+    "enfants",
+    "police",
+    "procès",
+    "tribunal",
+    "condamné",
+    "mis",
+    "examen",
+    "images",
+    "pédocriminalité",
+    "viol",
+    "meurtre",
+    "attentat",
+    "drogue",
+    "cocaïne",
+    "suicide",
+    "haine",
+    "match",
+    "but",
+    "équipe",
+    "football",
+    "élection",
+    "gouvernement",
+    "budget",
+    "entreprise",
+    "école",
+    "pluie",
+    "soleil",
+    "météo",
+    "réagir",
+    "article",
+    "abonnez-vous",
+    "newsletter",
+    "lire",
+    "aussi",
+    "publié",
+    "par",
+    "journaliste",
+    "ministre",
+    "santé",
+    "hôpital",
+    "guerre",
+    "armée",
+    "climat",
+    "religion",
+    "église",
+    "science",
+    "musique",
+    "film",
+]
 
 
 def build_tiny_base(folder: Path) -> Path:
@@ -28,17 +100,24 @@ def build_tiny_base(folder: Path) -> Path:
     tok = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
     tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
-    )
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
         model_max_length=64,
     )
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64, pad_token_id=1,
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        pad_token_id=1,
     )
     BertModel(config, add_pooling_layer=False).save_pretrained(folder)
     fast.save_pretrained(folder)

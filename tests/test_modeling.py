@@ -96,3 +96,16 @@ def test_fast_paths_agree_with_fp32(tiny_model_dir, precision):
     for a, b in zip(ref, fast):
         assert abs(a.sensitivity - b.sensitivity).max() < 0.05
         assert abs(a.topic - b.topic).max() < 0.05
+
+
+def test_split_forward_equals_the_full_forward(tiny_base):
+    model = ModclsModel.from_base(str(tiny_base), freeze_layers=1).eval()
+    assert model.frozen_depth() == 1
+    assert not model.backbone.encoder.layer[0].attention.self.query.weight.requires_grad
+    assert model.backbone.encoder.layer[1].attention.self.query.weight.requires_grad
+    ids = torch.tensor([[0, 5, 6, 7, 2], [0, 9, 2, 1, 1]])
+    mask = (ids != 1).long()
+    full = model(ids, mask)
+    split = model.forward_from_features(model.frozen_features(ids, mask), mask)
+    assert torch.allclose(full.topic_logits, split.topic_logits, atol=1e-5)
+    assert torch.allclose(full.sensitivity_logits, split.sensitivity_logits, atol=1e-5)

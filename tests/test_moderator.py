@@ -1,8 +1,8 @@
 import pytest
 
 from modcls import InputError, Policy
-from modcls.moderator import MAX_TEXT_CHARS, Moderator, default_model_dir
 from modcls.modeling import ModelLoadError
+from modcls.moderator import MAX_TEXT_CHARS, Moderator, default_model_dir
 
 ARTICLE = """Le procès du meurtre s'ouvre au tribunal
 Par journaliste

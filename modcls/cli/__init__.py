@@ -19,6 +19,10 @@ COMMANDS = {
     "classify": "classify",
     "base": "base",
     "train": "train",
+    "serve": "serve",
+    "review": "review",
+    "evaluate": "evaluate",
+    "card": "card",
 }
 
 
@@ -30,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modcls", description="Topic and sensitivity moderation of French news.")
     parser.add_argument("--version", action="version", version=f"modcls {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module in COMMANDS.items():
+    for module in COMMANDS.values():
         mod = importlib.import_module(f"{__name__}.{module}")
         command = mod.register(sub)
         command.set_defaults(handler=mod.run)

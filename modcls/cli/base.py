@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     path = restore_base(force=args.force)
-    info = {"path": str(path), "fingerprint": base_fingerprint(path), "seconds": round(time.perf_counter() - started, 2)}
+    seconds = round(time.perf_counter() - started, 2)
+    info = {"path": str(path), "fingerprint": base_fingerprint(path), "seconds": seconds}
     print(json.dumps(info) if args.json else path)
     return 0

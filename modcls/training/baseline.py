@@ -64,7 +64,9 @@ class TfidfBaseline:
         x = self.vectorizer.transform(texts)
         z = x @ self.topic_coef.T + self.topic_bias
         z = np.exp(z - z.max(1, keepdims=True))
-        s = 1 / (1 + np.exp(-(x @ self.cat_coef.T + self.cat_bias)))
+        from scipy.special import expit
+
+        s = expit(x @ self.cat_coef.T + self.cat_bias)
         return z / z.sum(1, keepdims=True), s
 
     def save(self, folder: Path) -> None:

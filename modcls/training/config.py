@@ -50,6 +50,8 @@ class TrainingConfig:
     max_train_tokens: int = 256
     freeze_embeddings: bool = True
     freeze_layers: int = 0
+    #: Run the frozen layers once and train on their cached output (same result, far less compute).
+    cache_frozen_features: bool = True
     topic_loss_weight: float = 1.0
     sensitivity_loss_weight: float = 1.0
     max_pos_weight: float = 10.0

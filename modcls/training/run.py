@@ -23,7 +23,7 @@ from .baseline import TfidfBaseline
 from .calibration import fit_sigmoid_temperature, fit_thresholds, fit_topic_temperature
 from .config import TrainingConfig, sha256_file, verify_manifest
 from .data import Example, apply_splits, load_examples
-from .trainer import encode, fit, predict_logits, seed_everything, write_json
+from .trainer import attach_features, encode, fit, predict_logits, seed_everything, write_json
 
 
 def train(
@@ -67,6 +67,9 @@ def train(
     window = Predictor(model, tokenizer, cache_size=0).window
     train_enc = encode(splits["train"], tokenizer, model, config.max_train_tokens)
     val_enc = encode(splits["validation"], tokenizer, model, window)
+    if config.cache_frozen_features:
+        attach_features(model, train_enc, tokenizer.pad_token_id, config.eval_batch_size, "frozen layers (train)")
+        attach_features(model, val_enc, tokenizer.pad_token_id, config.eval_batch_size, "frozen layers (validation)")
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "training_log.jsonl", "w", encoding="utf-8") as log:
         log.write(json.dumps({"event": "start", "train_rows": len(train_enc.ids), "validation_rows":
@@ -96,7 +99,7 @@ def train(
 
 
 def _calibrate(model: ModclsModel, val: Any, pad_id: int, config: TrainingConfig) -> dict[str, Any]:
-    t_logits, s_logits = predict_logits(model, val.ids, pad_id, config.eval_batch_size, "calibrate")
+    t_logits, s_logits = predict_logits(model, val, pad_id, config.eval_batch_size, "calibrate")
     known = (val.topic >= 0).numpy()
     t_temp = fit_topic_temperature(t_logits[known], val.topic.numpy()[known])
     mask, targets = val.mask.numpy(), val.targets.numpy()

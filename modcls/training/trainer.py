@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import time
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -16,7 +15,7 @@ from torch import nn
 from tqdm import tqdm
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
-from ..modeling import ModclsModel
+from ..modeling import ModclsModel, ModclsOutput
 from .config import TrainingConfig
 from .data import Example
 
@@ -31,6 +30,32 @@ class Encoded:
     mask: torch.Tensor  # float [n, categories], 1 where known
     weight: torch.Tensor  # float [n]
     truncated: int = 0
+    #: Hidden states after the model's frozen lowest layers, one [length, hidden] tensor per row.
+    features: list[torch.Tensor] | None = None
+
+
+def attach_features(model: ModclsModel, data: Encoded, pad_id: int, batch_size: int, desc: str) -> None:
+    """Run the frozen lowest layers once and keep their output: training then runs only the upper layers."""
+    if model.frozen_depth() == 0:
+        return
+    features: list[torch.Tensor | None] = [None] * len(data.ids)
+    order = sorted(range(len(data.ids)), key=lambda i: len(data.ids[i]))
+    for k in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch"):
+        batch = order[k : k + batch_size]
+        input_ids, mask = pad_batch([data.ids[i] for i in batch], pad_id)
+        hidden = model.frozen_features(input_ids, mask)
+        for j, i in enumerate(batch):
+            features[i] = hidden[j, : len(data.ids[i])].clone()
+    data.features = features  # type: ignore[assignment]
+
+
+def run_batch(model: ModclsModel, data: Encoded, batch: list[int], pad_id: int) -> ModclsOutput:
+    """Model outputs for rows ``batch`` of ``data``, from cached features when there are some."""
+    input_ids, mask = pad_batch([data.ids[i] for i in batch], pad_id)
+    if data.features is None:
+        return model(input_ids=input_ids, attention_mask=mask)
+    hidden = torch.nn.utils.rnn.pad_sequence([data.features[i] for i in batch], batch_first=True)
+    return model.forward_from_features(hidden, mask)
 
 
 def encode(
@@ -94,18 +119,16 @@ def class_weights(data: Encoded, n_topics: int, max_pos_weight: float) -> tuple[
 
 
 @torch.inference_mode()
-def predict_logits(
-    model: ModclsModel, ids: list[list[int]], pad_id: int, batch_size: int, desc: str = "predict"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Raw head logits for tokenised rows, batched by length, returned in input order."""
+def predict_logits(model: ModclsModel, data: Encoded, pad_id: int, batch_size: int,
+                   desc: str = "predict") -> tuple[np.ndarray, np.ndarray]:
+    """Raw head logits for encoded rows, batched by length, returned in input order."""
     model.eval()
-    topic = np.zeros((len(ids), len(model.config.topics)), dtype=np.float32)
-    sens = np.zeros((len(ids), len(model.config.categories)), dtype=np.float32)
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    topic = np.zeros((len(data.ids), len(model.config.topics)), dtype=np.float32)
+    sens = np.zeros((len(data.ids), len(model.config.categories)), dtype=np.float32)
+    order = sorted(range(len(data.ids)), key=lambda i: len(data.ids[i]))
     for k in tqdm(range(0, len(order), batch_size), desc=desc, leave=False, unit="batch"):
         batch = order[k : k + batch_size]
-        input_ids, mask = pad_batch([ids[i] for i in batch], pad_id)
-        out = model(input_ids=input_ids, attention_mask=mask)
+        out = run_batch(model, data, batch, pad_id)
         topic[batch] = out.topic_logits.float().numpy()
         sens[batch] = out.sensitivity_logits.float().numpy()
     return topic, sens
@@ -177,7 +200,7 @@ def fit(
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{running / step:.4f}")
                 _log(log, {"epoch": epoch, "step": step, "loss": running / step})
-        t_logits, s_logits = predict_logits(model, validation.ids, pad_id, config.eval_batch_size, "validation")
+        t_logits, s_logits = predict_logits(model, validation, pad_id, config.eval_batch_size, "validation")
         score = selection_score(t_logits, s_logits, validation)
         record = {"epoch": epoch, "train_loss": running / max(len(bar), 1), "validation_score": score,
                   "seconds": round(time.perf_counter() - started, 1)}
@@ -205,8 +228,7 @@ def _loss(
     pos_w: torch.Tensor,
     config: TrainingConfig,
 ) -> torch.Tensor:
-    input_ids, mask = pad_batch([data.ids[i] for i in batch], pad_id)
-    out = model(input_ids=input_ids, attention_mask=mask)
+    out = run_batch(model, data, batch, pad_id)
     weight = data.weight[batch]
     topic = data.topic[batch]
     known = topic >= 0
