@@ -31,6 +31,8 @@ class ModclsConfig(PretrainedConfig):
     """Configuration of :class:`ModclsModel`: the encoder's config plus everything needed to decide."""
 
     model_type = "modcls"
+    # ``window_tokens`` (most tokens per model window) is not ``max_length``: PretrainedConfig owns that
+    # name for generation and resets it to 20.
 
     def __init__(
         self,
@@ -43,7 +45,7 @@ class ModclsConfig(PretrainedConfig):
         topic_temperature: float = 1.0,
         sensitivity_temperature: float = 1.0,
         policy: dict[str, Any] | None = None,
-        max_length: int = 512,
+        window_tokens: int = 512,
         text_prefix: str = "passage: ",
         frozen_prefixes: list[str] | None = None,
         classifier_dropout: float = 0.1,
@@ -59,7 +61,7 @@ class ModclsConfig(PretrainedConfig):
         self.topic_temperature = float(topic_temperature)
         self.sensitivity_temperature = float(sensitivity_temperature)
         self.policy = dict(policy or {})
-        self.max_length = int(max_length)
+        self.window_tokens = int(window_tokens)
         self.text_prefix = text_prefix
         self.frozen_prefixes = list(frozen_prefixes if frozen_prefixes is not None else [WORD_EMBEDDINGS])
         self.classifier_dropout = float(classifier_dropout)

@@ -138,7 +138,7 @@ def tiny_model_dir(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) ->
     from modcls.policy import Policy
 
     torch.manual_seed(0)
-    model = ModclsModel.from_base(str(tiny_base), model_version="tiny-test", max_length=64)
+    model = ModclsModel.from_base(str(tiny_base), model_version="tiny-test", window_tokens=64)
     model.config.policy = Policy().to_dict()
     # Low thresholds on some categories so that tests see every route.
     model.config.thresholds = {c: 0.5 for c in model.config.categories}

@@ -109,3 +109,11 @@ def test_split_forward_equals_the_full_forward(tiny_base):
     split = model.forward_from_features(model.frozen_features(ids, mask), mask)
     assert torch.allclose(full.topic_logits, split.topic_logits, atol=1e-5)
     assert torch.allclose(full.sensitivity_logits, split.sensitivity_logits, atol=1e-5)
+
+
+def test_window_survives_save_and_load(tmp_path):
+    config = ModclsConfig(encoder={"model_type": "bert", "vocab_size": 10, "hidden_size": 8,
+                                   "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8})
+    assert config.window_tokens == 512
+    config.save_pretrained(tmp_path)
+    assert ModclsConfig.from_pretrained(tmp_path).window_tokens == 512
