@@ -15,8 +15,12 @@ _BLANK_LINE = re.compile(r"\n[ \t\r\f\v\u00a0\u2000-\u200b\u3000]*\n")
 _SPACES = re.compile(r"\s+")
 _LINE_END = re.compile(r"[.!?…:;»\"”)\]]\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[»\"”)]?\s+(?=(?:[«\"“(]\s*)?[A-ZÀ-ÖØ-Þ0-9])")
-# A wrapped line is long: a title or a byline rarely exceeds this.
-_WRAP_MIN = 60
+_DANGLING = re.compile(
+    r"(?:[,(\-–—]|\b(?:de|du|des|d'|la|le|les|l'|à|au|aux|en|et|ou|dans|par|pour|sur|avec|sans|un|une|que|qui|"
+    r"dont|son|sa|ses|leur|leurs|ce|cette|ces|devant|derrière|vers|chez|entre|contre|selon|après|avant|"
+    r"depuis|sous|parmi|comme|est|a|ont|sont))\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -80,14 +84,16 @@ def _items(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 
 
 def _continues(previous: str, line: str) -> bool:
-    """True when ``line`` carries on the sentence of ``previous`` (hard-wrapped prose)."""
+    """True when ``line`` carries on the sentence of ``previous`` (hard-wrapped prose).
+
+    A title, a byline or a link line ends without a dangling word; a wrapped line ends mid-sentence:
+    the next line starts in lower case, or the line ends on a comma, a hyphen or a function word.
+    """
     last_line = previous.rsplit("\n", 1)[-1]
     if _LINE_END.search(last_line):
         return False
     first = line.lstrip()[:1]
-    if first.islower():
-        return True
-    return len(last_line) >= _WRAP_MIN and not first.isdigit()
+    return first.islower() or bool(_DANGLING.search(last_line))
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

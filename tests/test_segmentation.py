@@ -55,3 +55,15 @@ def test_chunks_respect_the_limit_and_lose_nothing():
     assert " ".join(chunks).split() == text.split()
     assert chunk_text("Court.", 8, words) == ["Court."]
     assert "".join(chunk_text("x" * 20, 5, len)) == "x" * 20
+
+
+def test_a_long_headline_is_not_joined_to_its_byline_but_wrapped_names_are():
+    text = ("Pédocriminalité : un réseau de partage d'images démantelé dans trois départements\n"
+            "Par Hélène Corbière\n"
+            "Le maire de la commune, joint par téléphone, a dit sa stupeur devant\n"
+            "Paris-Normandie et les autres journaux.")
+    assert [p.text for p in split_paragraphs(text)] == [
+        "Pédocriminalité : un réseau de partage d'images démantelé dans trois départements",
+        "Par Hélène Corbière",
+        "Le maire de la commune, joint par téléphone, a dit sa stupeur devant Paris-Normandie et les autres "
+        "journaux."]
