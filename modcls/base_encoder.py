@@ -112,11 +112,14 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def _leftovers(parent: Path, name: str) -> list[Path]:
+    return [p for p in parent.glob(f".{name}{_TMP_TAG}*") if p.is_dir()]
+
+
 def _clean_leftovers(parent: Path, name: str) -> None:
     """Remove temporary siblings left by a crashed restore (call with the lock held)."""
-    for leftover in parent.glob(f".{name}{_TMP_TAG}*"):
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in _leftovers(parent, name):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _new_sibling(target: Path, tag: str) -> Path:
@@ -136,6 +139,11 @@ def restore_base(home: Path | None = None, *, force: bool = False) -> Path:
     """
     target = restored_base_dir(home)
     parent = target.parent
+    if not force and _is_current(target):  # fast path: no lock, nothing written
+        if _leftovers(parent, target.name):
+            with contextlib.suppress(OSError), _locked(parent / f".{target.name}.lock"):
+                _clean_leftovers(parent, target.name)
+        return target
     parent.mkdir(parents=True, exist_ok=True)
     with _locked(parent / f".{target.name}.lock"):
         _clean_leftovers(parent, target.name)
@@ -189,15 +197,14 @@ def base_fingerprint(path: Path) -> str:
 def resolve_base(name_or_path: str | None, home: Path | None = None) -> str:
     """What to pass to ``from_pretrained`` for a base encoder name.
 
-    ``None``, :data:`RESTORED_BASE_NAME` or :data:`BASE_MODEL_ID` give the restored folder (restored if
-    needed); an existing local path is returned as is; anything else (a hub id) unchanged.
+    ``None`` or :data:`RESTORED_BASE_NAME` give the restored folder (restored if needed); an existing
+    local path is returned as is; anything else, :data:`BASE_MODEL_ID` included, is a hub id and is
+    returned unchanged (with a hub, the original full-precision encoder).
     """
     if name_or_path is None or name_or_path == RESTORED_BASE_NAME:
         return str(restore_base(home))
     if Path(name_or_path).expanduser().exists():
         return str(Path(name_or_path).expanduser())
-    if name_or_path == BASE_MODEL_ID:
-        return str(restore_base(home))
     return name_or_path
 
 
@@ -345,8 +352,11 @@ def _double_array(keys: list[bytes], values: list[int]) -> list[int]:
         for byte in key:
             node = node.setdefault(byte, {})
         node[0] = value  # label 0: the key ends here (UTF-8 keys hold no NUL and are prefix-free)
+    limit = 1 << 21  # offsets must fit 21 bits; far more room than this map needs
     units: dict[int, int] = {0: 0}
-    used_bases: set[int] = set()
+    used = bytearray(limit)  # slot taken
+    used[0] = 1
+    is_base = bytearray(limit)  # base taken (bases must be unique)
     first_free = 1
     pending = [(trie, 0)]
     while pending:
@@ -354,23 +364,23 @@ def _double_array(keys: list[bytes], values: list[int]) -> list[int]:
         labels = sorted(node)
         slot = first_free
         while True:  # the lowest free slot for the first label whose base fits every label
+            slot = used.find(0, slot)
             base = slot ^ labels[0]
-            if slot not in units and base not in used_bases and not any((base ^ c) in units for c in labels):
+            if slot < 0 or slot >= limit - 256:  # pragma: no cover - far beyond this map's size
+                raise BaseEncoderError("normalisation map too large for the charsmap trie")
+            if not is_base[base] and not any(used[base ^ c] for c in labels):
                 break
             slot += 1
-        used_bases.add(base)
-        offset = where ^ base
-        if offset >= 1 << 21:  # pragma: no cover - far beyond this map's size
-            raise BaseEncoderError("normalisation map too large for the charsmap trie")
-        units[where] |= (offset << 10) | ((1 << 8) if 0 in labels else 0)
+        is_base[base] = 1
+        units[where] |= ((where ^ base) << 10) | ((1 << 8) if 0 in labels else 0)
         for c in labels:
+            used[base ^ c] = 1
             if c == 0:
                 units[base] = node[0] | (1 << 31)
             else:
                 units[base ^ c] = c
                 pending.append((node[c], base ^ c))
-        while first_free in units:
-            first_free += 1
+        first_free = used.find(0, first_free)
     size = (max(units) // 256 + 1) * 256
     array = [0] * size
     for where, unit in units.items():
@@ -516,11 +526,35 @@ def _fsync(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def _write_folder(src: _Source, folder: Path) -> None:
-    from safetensors.numpy import save_file
+def _write_safetensors(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> str:
+    """Write float32 ``tensors`` in the safetensors format; return the file's sha256.
 
+    Written here rather than by the ``safetensors`` package so that the bytes, hence the fingerprint
+    that trained models record, depend on this module only (tensors in name order, compact header).
+    """
+    header: dict[str, Any] = {"__metadata__": metadata}
+    offset = 0
+    for name in sorted(tensors):
+        size = tensors[name].size * 4
+        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    raw += b" " * (-len(raw) % 8)
+    digest = hashlib.sha256()
+    with open(path, "wb") as handle:
+        for chunk in [struct.pack("<Q", len(raw)), raw]:
+            handle.write(chunk)
+            digest.update(chunk)
+        for name in sorted(tensors):
+            data = np.ascontiguousarray(tensors[name], dtype="<f4").data
+            handle.write(data)
+            digest.update(data)
+    return digest.hexdigest()
+
+
+def _write_folder(src: _Source, folder: Path) -> None:
     weights = folder / "model.safetensors"
-    save_file(_state_dict(src), str(weights), metadata={"format": "pt"})
+    model_sha256 = _write_safetensors(weights, _state_dict(src), {"format": "pt"})
     _build_tokenizer(src).save(str(folder / "tokenizer.json"))
     _write_json(folder / "config.json", _model_config(src))
     _write_json(folder / "tokenizer_config.json", _tokenizer_config(src))
@@ -533,10 +567,8 @@ def _write_folder(src: _Source, folder: Path) -> None:
         "source": SOURCE,
         "source_sha256": SOURCE_SHA256,
         "base_model_id": BASE_MODEL_ID,
-        "model_sha256": _sha256_file(weights),
+        "model_sha256": model_sha256,
     }
     _write_json(folder / MARKER_FILE, marker)
-    mode = (folder / MARKER_FILE).stat().st_mode
     for path in folder.iterdir():
-        os.chmod(path, mode)  # safetensors writes 0600
         _fsync(path)
