@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import ray_engine
 from .common import add_model_options, load_moderator
 
 
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--skip-invalid", action="store_true", help="report bad rows and go on")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_model_options(parser)
+    ray_engine.add_options(parser)
     return parser
 
 
@@ -32,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..batch_io import RowError, classify_stream, detect_format, open_lines, read_rows
 
+    if args.engine == "ray":
+        return ray_engine.run(args)
     if args.batch_size < 1:
         raise SystemExit("modcls classify: error: --batch-size must be at least 1")
     if args.input != "-" and not Path(args.input).is_file():
