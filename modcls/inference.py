@@ -10,16 +10,22 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from .base_encoder import resolve_base
-from .modeling import ModclsModel
 from .segmentation import chunk_text, normalize_whitespace
 
-PRECISIONS = ("fp32", "bf16", "int8")
+if TYPE_CHECKING:  # torch and transformers load with a model, not with this module (the CLI imports it)
+    import torch
+    from transformers import PreTrainedTokenizerBase
+
+    from .engines.compact import CompactEngine
+    from .modeling import ModclsModel
+
+#: Inference paths: the training model in float32, bfloat16 or dynamic int8, or the compact engine (``fast``).
+PRECISIONS = ("fp32", "bf16", "int8", "fast")
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,10 @@ class Predictor:
     """A loaded model and tokenizer that turn paragraphs into :class:`Scores`.
 
     ``precision`` selects the inference path: ``fp32``; ``bf16`` (bfloat16 weights and activations);
-    ``int8`` (dynamic int8 quantisation of the linear layers). Repeated paragraphs are answered from a
-    bounded cache keyed by their normalised text (``cache_size=0`` disables it).
+    ``int8`` (dynamic int8 quantisation of the linear layers); ``fast`` (:mod:`modcls.engines.compact`:
+    the encoder rebuilt for inference, bfloat16 matrix products where the CPU has them, a pruned and
+    memory-mapped vocabulary; :meth:`from_pretrained` builds it once per model and caches it). Repeated
+    paragraphs are answered from a bounded cache keyed by their normalised text (``cache_size=0`` disables it).
     """
 
     def __init__(
@@ -47,32 +55,63 @@ class Predictor:
         precision: str = "fp32",
         cache_size: int = 4096,
     ) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+        _check_precision(precision)
+        #: Most tokens one model window holds (prefix and special tokens included).
+        self.window = min(model.config.window_tokens, _position_limit(model))
         self.config = model.config
-        self.tokenizer = tokenizer
         self.precision = precision
-        self.model = _convert(model.eval(), precision)
         self.cache_size = cache_size
         self._cache: OrderedDict[str, Scores] = OrderedDict()
-        #: Most tokens one model window holds (prefix and special tokens included).
-        self.window = min(self.config.max_length, _position_limit(model))
+        #: The training model (converted to ``precision``); None on the ``fast`` path, which runs ``engine``.
+        self.model: ModclsModel | None = None
+        self.engine: CompactEngine | None = None
+        if precision == "fast":
+            from .engines.compact import CompactEngine
+
+            self.engine = CompactEngine.from_model(model, tokenizer.backend_tokenizer.to_str())
+            self.tokenizer: Any = self.engine.tokenizer
+        else:
+            self.model = _convert(model.eval(), precision)
+            self.tokenizer = tokenizer
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, **kwargs: object) -> Predictor:
-        """Load the model in ``path`` and its tokenizer (the folder's own, else its base encoder's)."""
+    def from_pretrained(cls, path: str | Path, *, precision: str = "fp32", cache_size: int = 4096) -> Predictor:
+        """Load the model in ``path`` and its tokenizer (the folder's own, else its base encoder's).
+
+        With ``precision="fast"`` only the model's cached engine is read (built first if needed).
+        """
+        _check_precision(precision)
+        if precision == "fast":
+            from .engines.compact import load_engine
+
+            return cls.from_engine(load_engine(path), cache_size=cache_size)
+        from transformers import AutoTokenizer
+
+        from .modeling import ModclsModel
+
         model = ModclsModel.from_pretrained(path)
         source = path if (Path(path) / "tokenizer.json").is_file() else resolve_base(model.config.base_model)
         tokenizer = AutoTokenizer.from_pretrained(source)
-        return cls(model, tokenizer, **kwargs)  # type: ignore[arg-type]
+        return cls(model, tokenizer, precision=precision, cache_size=cache_size)
+
+    @classmethod
+    def from_engine(cls, engine: CompactEngine, *, cache_size: int = 4096) -> Predictor:
+        """A ``fast`` predictor on a loaded :class:`~modcls.engines.compact.CompactEngine`."""
+        self = cls.__new__(cls)
+        self.window, self.config, self.precision = engine.window, engine.config, "fast"
+        self.cache_size, self._cache = cache_size, OrderedDict()
+        self.model, self.engine, self.tokenizer = None, engine, engine.tokenizer
+        return self
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` as the model sees it: prefix and special tokens included."""
         return len(self._encode([text])[0])
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
-        prefix = self.config.text_prefix
-        return self.tokenizer([prefix + t for t in texts], add_special_tokens=True)["input_ids"]
+        prefixed = [self.config.text_prefix + t for t in texts]
+        if self.engine is not None:
+            return self.engine.encode(prefixed)
+        return self.tokenizer(prefixed, add_special_tokens=True)["input_ids"]
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Scores]:
         """Scores for each text, in order."""
@@ -103,37 +142,41 @@ class Predictor:
             self._cache.popitem(last=False)
 
     def _score(self, texts: list[str], batch_size: int) -> list[Scores]:
-        owners, ids = [], []
-        for i, (text, tokens) in enumerate(zip(texts, self._encode(texts))):
-            pieces = [tokens]
+        starts, ids = [], []
+        for text, tokens in zip(texts, self._encode(texts)):
+            starts.append(len(ids))
             if len(tokens) > self.window:
-                pieces = self._encode(chunk_text(text, self.window, self.count_tokens))
-            owners += [i] * len(pieces)
-            ids += pieces
+                ids += self._encode(chunk_text(text, self.window, self.count_tokens))
+            else:
+                ids.append(tokens)
         topic = np.zeros((len(ids), len(self.config.topics)), dtype=np.float32)
         sens = np.zeros((len(ids), len(self.config.categories)), dtype=np.float32)
         for batch in _length_batches(ids, batch_size):
-            input_ids, mask = _pad([ids[j] for j in batch], self.tokenizer.pad_token_id)
-            with torch.inference_mode():
-                output = self.model(input_ids=input_ids, attention_mask=mask)
-                t, s = self.model.probabilities(output)
-            topic[batch] = t.numpy()
-            sens[batch] = s.numpy()
-        out = []
-        owners_arr = np.asarray(owners)
-        for i in range(len(texts)):
-            rows = np.flatnonzero(owners_arr == i)
-            out.append(Scores(topic[rows].mean(0), sens[rows].max(0), len(rows)))
-        return out
+            topic[batch], sens[batch] = self._probabilities([ids[j] for j in batch])
+        bounds = [*starts, len(ids)]
+        return [Scores(topic[a:b].mean(0), sens[a:b].max(0), b - a) for a, b in zip(bounds, bounds[1:])]
+
+    def _probabilities(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        if self.engine is not None:
+            return self.engine.probabilities(rows)
+        import torch
+
+        input_ids, mask = _pad(rows, self.tokenizer.pad_token_id)
+        with torch.inference_mode():
+            t, s = self.model.probabilities(self.model(input_ids=input_ids, attention_mask=mask))
+        return t.numpy(), s.numpy()
 
 
 def _length_batches(ids: list[list[int]], batch_size: int) -> Iterator[list[int]]:
-    order = sorted(range(len(ids)), key=lambda j: len(ids[j]))
+    """Batches of similar length, longest first (later, smaller batches reuse the memory of earlier ones)."""
+    order = sorted(range(len(ids)), key=lambda j: len(ids[j]), reverse=True)
     for k in range(0, len(order), batch_size):
         yield order[k : k + batch_size]
 
 
 def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
     width = max(len(r) for r in rows)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -152,7 +195,14 @@ def _position_limit(model: ModclsModel) -> int:
     return limit
 
 
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+
+
 def _convert(model: ModclsModel, precision: str) -> ModclsModel:
+    import torch
+
     if precision == "bf16":
         return model.to(torch.bfloat16)
     if precision == "int8":

@@ -1,0 +1,1 @@
+"""Inference engines other than the training model itself (see ``modcls.inference.PRECISIONS``)."""
