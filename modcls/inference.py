@@ -161,7 +161,7 @@ class Predictor:
             return self.engine.probabilities(rows)
         import torch
 
-        input_ids, mask = _pad(rows, self.tokenizer.pad_token_id)
+        input_ids, mask = pad_batch(rows, self.tokenizer.pad_token_id)
         with torch.inference_mode():
             t, s = self.model.probabilities(self.model(input_ids=input_ids, attention_mask=mask))
         return t.numpy(), s.numpy()
@@ -174,7 +174,8 @@ def _length_batches(ids: list[list[int]], batch_size: int) -> Iterator[list[int]
         yield order[k : k + batch_size]
 
 
-def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ``input_ids`` and ``attention_mask`` tensors for token-id rows."""
     import torch
 
     width = max(len(r) for r in rows)

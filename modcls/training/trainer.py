@@ -15,6 +15,7 @@ from torch import nn
 from tqdm import tqdm
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
+from ..inference import pad_batch
 from ..modeling import ModclsModel, ModclsOutput
 from .config import TrainingConfig
 from .data import Example
@@ -81,16 +82,6 @@ def encode(
     topic = torch.tensor([topic_index[e.topic] if e.topic else -100 for e in examples], dtype=torch.long)
     weight = torch.tensor([e.weight for e in examples], dtype=torch.float)
     return Encoded(ids, topic, targets, mask, weight, truncated)
-
-
-def pad_batch(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for j, r in enumerate(rows):
-        ids[j, : len(r)] = torch.tensor(r)
-        mask[j, : len(r)] = 1
-    return ids, mask
 
 
 def train_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
