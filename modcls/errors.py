@@ -9,3 +9,7 @@ class ModclsError(Exception):
 
 class InputError(ModclsError, ValueError):
     """Input text that cannot be moderated (empty, too long, not text)."""
+
+
+class ModelLoadError(ModclsError, RuntimeError):
+    """A model folder that cannot be loaded (missing, incomplete, or its base does not match)."""

@@ -17,14 +17,10 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 from transformers.utils import ModelOutput
 
 from .base_encoder import RESTORED_BASE_NAME, base_fingerprint, resolve_base
-from .errors import ModclsError
+from .errors import ModelLoadError
 from .labels import CATEGORIES, TOPICS
 
 WORD_EMBEDDINGS = "backbone.embeddings.word_embeddings."
-
-
-class ModelLoadError(ModclsError, RuntimeError):
-    """A model folder that cannot be loaded (missing, incomplete, or its base does not match)."""
 
 
 class ModclsConfig(PretrainedConfig):

@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, ModelLoadError
 from .inference import Predictor, Scores
-from .modeling import ModelLoadError
 from .policy import Policy
 from .results import ArticleResult, ParagraphResult
 from .segmentation import split_paragraphs

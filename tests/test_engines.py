@@ -58,6 +58,14 @@ def test_fast_predictor_from_pretrained_uses_the_cache(tiny_model_dir, home, mon
     assert again.config.topics == first.config.topics and again.window == first.window
 
 
+def test_a_crashed_build_is_cleaned_up(tiny_model_dir, home):
+    target = engine_dir(tiny_model_dir)
+    leftover = target.with_name(f".{target.name}.tmp-crashed")
+    leftover.mkdir(parents=True)
+    load_engine(tiny_model_dir)
+    assert not leftover.exists() and (target / "engine.json").is_file()
+
+
 def test_an_in_memory_model_gives_the_same_engine(tiny_model_dir, home):
     model = ModclsModel.from_pretrained(tiny_model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model.config.base_model)

@@ -112,3 +112,12 @@ def test_temperature_recovers_scaled_logits():
 def test_distinct_ngram_ratio():
     assert distinct_ngram_ratio(["a b c d e"]) == 1.0
     assert distinct_ngram_ratio(["a b c d", "a b c d"]) == 0.5
+
+
+def test_stored_thresholds_never_exceed_the_score_they_were_set_on():
+    from modcls.training.calibration import fit_thresholds
+
+    scores = np.array([[0.13942792], [0.9], [0.01]])
+    targets = np.array([[1.0], [1.0], [0.0]])
+    cut = fit_thresholds(scores, targets, np.ones_like(targets), ["child_sexual_abuse"], 0.95)
+    assert cut["child_sexual_abuse"] <= 0.13942792

@@ -70,8 +70,7 @@ def fit_thresholds(
     for k, category in enumerate(categories):
         known = mask[:, k] > 0
         s, y = scores[known, k], targets[known, k]
-        if category == "child_sexual_abuse":
-            out[category] = round(recall_threshold(s, y, min_recall), 6)
-        else:
-            out[category] = round(f1_threshold(s, y), 6)
+        cut = recall_threshold(s, y, min_recall) if category == "child_sexual_abuse" else f1_threshold(s, y)
+        # Stored to 6 decimals, rounded down: a threshold never rises above the score it was set on.
+        out[category] = float(np.floor(cut * 1e6) / 1e6)
     return out
