@@ -9,11 +9,12 @@ highest class probability and whether that class was right.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import datasets
 import evaluate
 import numpy as np
+
+from modcls.evaluation.bootstrap import bootstrap as _bootstrap
+from modcls.evaluation.bootstrap import interval as _interval
 
 _KWARGS = """
 Args:
@@ -25,7 +26,6 @@ Returns:
     ece, mce, brier, count, bins [{lower, upper, count, mean_probability, frequency}], and with
     ``bootstrap`` intervals {ece: [low, high]}. No known row: {"count": 0}.
 """
-_CHUNK = 200
 
 
 class CalibrationError(evaluate.Metric):
@@ -86,25 +86,3 @@ def _bin_sums(bins: np.ndarray, p: np.ndarray, y: np.ndarray, n_bins: int,
     onehot = np.zeros((len(bins), n_bins))
     onehot[np.arange(len(bins)), bins] = 1.0
     return w @ onehot, (w * p) @ onehot, (w * y) @ onehot
-
-
-def _bootstrap(n: int, resamples: int, seed: int,
-               stat: Callable[[np.ndarray], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """``stat`` on ``resamples`` resamples of ``n`` rows (drawn with replacement), as row-count weights."""
-    rng = np.random.default_rng(seed)
-    parts: list[dict[str, np.ndarray]] = []
-    for start in range(0, resamples, _CHUNK):
-        b = min(_CHUNK, resamples - start)
-        draws = rng.integers(0, n, size=(b, n)) + n * np.arange(b)[:, None]
-        weights = np.bincount(draws.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
-        parts.append(stat(weights))
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-
-
-def _interval(values: np.ndarray, confidence: float) -> list[float] | None:
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return None
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return [float(low), float(high)]

@@ -11,11 +11,12 @@ sent, the recall of the known must-review rows. Tied scores are sent together.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import datasets
 import evaluate
 import numpy as np
+
+from modcls.evaluation.bootstrap import bootstrap as _bootstrap
+from modcls.evaluation.bootstrap import interval as _interval
 
 _KWARGS = """
 Args:
@@ -33,7 +34,6 @@ Returns:
     urgent_positives, urgent_predicted, urgent_precision, urgent_recall, share_at_recall {target: share},
     budget_curve {share, recall}, and with ``bootstrap`` intervals. Undefined figures are None.
 """
-_CHUNK = 200
 _FIGURES = ("routed_share", "must_review_recall", "routed_precision", "urgent_precision", "urgent_recall")
 
 
@@ -146,25 +146,3 @@ def _share_at(shares: np.ndarray, recalls: np.ndarray | None, target: float) -> 
     if recalls is None:
         return None
     return float(shares[np.argmax(recalls >= target - 1e-12)])
-
-
-def _bootstrap(n: int, resamples: int, seed: int,
-               stat: Callable[[np.ndarray], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """``stat`` on ``resamples`` resamples of ``n`` rows (drawn with replacement), as row-count weights."""
-    rng = np.random.default_rng(seed)
-    parts: list[dict[str, np.ndarray]] = []
-    for start in range(0, resamples, _CHUNK):
-        b = min(_CHUNK, resamples - start)
-        draws = rng.integers(0, n, size=(b, n)) + n * np.arange(b)[:, None]
-        weights = np.bincount(draws.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
-        parts.append(stat(weights))
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-
-
-def _interval(values: np.ndarray, confidence: float) -> list[float] | None:
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return None
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return [float(low), float(high)]

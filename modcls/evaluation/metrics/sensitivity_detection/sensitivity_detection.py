@@ -8,11 +8,12 @@ A local ``evaluate`` module: ``evaluate.load("<this folder>")``. References of -
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import datasets
 import evaluate
 import numpy as np
+
+from modcls.evaluation.bootstrap import bootstrap as _bootstrap
+from modcls.evaluation.bootstrap import interval as _interval
 
 _KWARGS = """
 Args:
@@ -27,7 +28,6 @@ Returns:
     pr_curve {precision, recall, thresholds}; with ``bootstrap`` intervals {precision, recall, f1,
     average_precision: [low, high]}. No known row: {"support": 0}.
 """
-_CHUNK = 200
 
 
 class SensitivityDetection(evaluate.Metric):
@@ -124,25 +124,3 @@ def _curve(scores: np.ndarray, y: np.ndarray, points: int) -> dict[str, list[flo
         "recall": [round(float(v), 6) for v in (tps / tps[-1])[keep]],
         "thresholds": [round(float(v), 6) for v in s[ends][keep]],
     }
-
-
-def _bootstrap(n: int, resamples: int, seed: int,
-               stat: Callable[[np.ndarray], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """``stat`` on ``resamples`` resamples of ``n`` rows (drawn with replacement), as row-count weights."""
-    rng = np.random.default_rng(seed)
-    parts: list[dict[str, np.ndarray]] = []
-    for start in range(0, resamples, _CHUNK):
-        b = min(_CHUNK, resamples - start)
-        draws = rng.integers(0, n, size=(b, n)) + n * np.arange(b)[:, None]
-        weights = np.bincount(draws.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
-        parts.append(stat(weights))
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-
-
-def _interval(values: np.ndarray, confidence: float) -> list[float] | None:
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return None
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return [float(low), float(high)]

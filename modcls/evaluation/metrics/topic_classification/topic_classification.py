@@ -8,11 +8,12 @@ negative there) but no false positive of a class with no support.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import datasets
 import evaluate
 import numpy as np
+
+from modcls.evaluation.bootstrap import bootstrap as _bootstrap
+from modcls.evaluation.bootstrap import interval as _interval
 
 _DESCRIPTION = __doc__
 _KWARGS = """
@@ -29,7 +30,6 @@ Returns:
     support only), confusion_matrix (rows gold, columns predicted, all classes), and with ``bootstrap``:
     intervals {accuracy, macro_f1, micro_f1: [low, high], per_class {name: {precision, recall, f1}}}.
 """
-_CHUNK = 200
 
 
 class TopicClassification(evaluate.Metric):
@@ -112,25 +112,3 @@ def _figures(confusion: np.ndarray) -> dict[str, np.ndarray]:
         accuracy = tp.sum(1) / gold.sum(1)
     return {"accuracy": accuracy, "macro_f1": macro, "micro_f1": micro,
             "precision": np.where(present, precision, np.nan), "recall": recall, "f1": f1}
-
-
-def _bootstrap(n: int, resamples: int, seed: int,
-               stat: Callable[[np.ndarray], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """``stat`` on ``resamples`` resamples of ``n`` rows (drawn with replacement), as row-count weights."""
-    rng = np.random.default_rng(seed)
-    parts: list[dict[str, np.ndarray]] = []
-    for start in range(0, resamples, _CHUNK):
-        b = min(_CHUNK, resamples - start)
-        draws = rng.integers(0, n, size=(b, n)) + n * np.arange(b)[:, None]
-        weights = np.bincount(draws.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
-        parts.append(stat(weights))
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-
-
-def _interval(values: np.ndarray, confidence: float) -> list[float] | None:
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return None
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return [float(low), float(high)]
