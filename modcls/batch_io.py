@@ -68,6 +68,9 @@ def read_rows(lines: Iterable[bytes], fmt: str, source: str) -> Iterator[tuple[i
             if "text" not in row:
                 yield number, RowError(source, number, 'the row has no "text" field')
                 continue
+        if row.get("context") is not None and not isinstance(row["context"], str):
+            yield number, RowError(source, number, '"context" must be a string (the article headline)')
+            continue
         try:
             check_text(row["text"], "text")
         except InputError as err:
@@ -94,7 +97,9 @@ def classify_stream(
     def flush() -> None:
         if not block:
             return
-        results = moderator.classify([r["text"] for r in block], batch_size=batch_size)
+        contexts = [r.get("context") for r in block]
+        results = moderator.classify([r["text"] for r in block], batch_size=batch_size,
+                                     context=contexts if any(contexts) else None)
         for row, result in zip(block, results):
             full = result.to_dict()
             out.write(json.dumps(row | {k: full[k] for k in ADDED_FIELDS}, ensure_ascii=False) + "\n")

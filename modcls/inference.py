@@ -2,6 +2,11 @@
 
 Paragraphs over the model's window are cut on sentence boundaries; their window scores are combined
 (mean of topic probabilities, max of sensitivity scores), so nothing is silently truncated.
+
+A paragraph may come with its article's context (the headline). Models trained to read it
+(``config.context_tokens > 0``) see ``<s> passage: paragraph </s></s> context </s>`` and pool over the
+paragraph's tokens only; the context is cut to ``context_tokens`` tokens (it informs, it is not scored).
+Models without context support score the paragraph alone, whatever context is given.
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ class Predictor:
         self.config = model.config
         self.precision = precision
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, Scores] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], Scores] = OrderedDict()
         #: The training model (converted to ``precision``); None on the ``fast`` path, which runs ``engine``.
         self.model: ModclsModel | None = None
         self.engine: CompactEngine | None = None
@@ -103,21 +108,38 @@ class Predictor:
         self.model, self.engine, self.tokenizer = None, engine, engine.tokenizer
         return self
 
+    @property
+    def reads_context(self) -> bool:
+        """Whether the model was trained to read an article context beside each paragraph."""
+        return int(getattr(self.config, "context_tokens", 0) or 0) > 0
+
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` as the model sees it: prefix and special tokens included."""
         return len(self._encode([text])[0])
 
-    def _encode(self, texts: list[str]) -> list[list[int]]:
-        prefixed = [self.config.text_prefix + t for t in texts]
+    def _encode(self, texts: list[str], prefix: bool = True) -> list[list[int]]:
+        prefixed = [self.config.text_prefix + t for t in texts] if prefix else list(texts)
         if self.engine is not None:
             return self.engine.encode(prefixed)
         return self.tokenizer(prefixed, add_special_tokens=True)["input_ids"]
 
-    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Scores]:
-        """Scores for each text, in order."""
-        keys = [normalize_whitespace(t) for t in texts]
+    def context_ids(self, context: str | None) -> list[int]:
+        """The context segment appended after a paragraph's tokens (empty without context support)."""
+        if not context or not self.reads_context or not context.strip():
+            return []
+        return context_segment(self._encode([normalize_whitespace(context)], prefix=False)[0],
+                               int(self.config.context_tokens))
+
+    def predict(
+        self, texts: Sequence[str], batch_size: int = 32, contexts: Sequence[str | None] | None = None
+    ) -> list[Scores]:
+        """Scores for each text, in order; ``contexts`` gives each text's article context (or None)."""
+        if contexts is not None and len(contexts) != len(texts):
+            raise ValueError(f"{len(contexts)} contexts for {len(texts)} texts")
+        use = contexts if contexts is not None and self.reads_context else [None] * len(texts)
+        keys = [(normalize_whitespace(c) if c else "", normalize_whitespace(t)) for t, c in zip(texts, use)]
         results: dict[int, Scores] = {}
-        todo: dict[str, list[int]] = {}
+        todo: dict[tuple[str, str], list[int]] = {}
         for i, key in enumerate(keys):
             hit = self._cache.get(key)
             if hit is not None:
@@ -134,36 +156,42 @@ class Predictor:
         return [results[i] for i in range(len(texts))]
 
     # -- internals ------------------------------------------------------------------------------
-    def _remember(self, key: str, scores: Scores) -> None:
+    def _remember(self, key: tuple[str, str], scores: Scores) -> None:
         if self.cache_size <= 0:
             return
         self._cache[key] = scores
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
-    def _score(self, texts: list[str], batch_size: int) -> list[Scores]:
-        starts, ids = [], []
-        for text, tokens in zip(texts, self._encode(texts)):
+    def _score(self, items: list[tuple[str, str]], batch_size: int) -> list[Scores]:
+        """Scores of ``(context, text)`` pairs: windows of the text, each followed by the context segment."""
+        segments = {c: self.context_ids(c) for c in {c for c, _ in items}}
+        texts = [t for _, t in items]
+        starts, ids, pools = [], [], []
+        for (context, text), tokens in zip(items, self._encode(texts)):
             starts.append(len(ids))
-            if len(tokens) > self.window:
-                ids += self._encode(chunk_text(text, self.window, self.count_tokens))
-            else:
-                ids.append(tokens)
+            extra = segments[context]
+            room = self.window - len(extra)
+            windows = [tokens] if len(tokens) <= room else self._encode(chunk_text(text, room, self.count_tokens))
+            for w in windows:
+                ids.append(w + extra)
+                pools.append(len(w))
         topic = np.zeros((len(ids), len(self.config.topics)), dtype=np.float32)
         sens = np.zeros((len(ids), len(self.config.categories)), dtype=np.float32)
         for batch in _length_batches(ids, batch_size):
-            topic[batch], sens[batch] = self._probabilities([ids[j] for j in batch])
+            topic[batch], sens[batch] = self._probabilities([ids[j] for j in batch], [pools[j] for j in batch])
         bounds = [*starts, len(ids)]
         return [Scores(topic[a:b].mean(0), sens[a:b].max(0), b - a) for a, b in zip(bounds, bounds[1:])]
 
-    def _probabilities(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    def _probabilities(self, rows: list[list[int]], pools: list[int]) -> tuple[np.ndarray, np.ndarray]:
         if self.engine is not None:
-            return self.engine.probabilities(rows)
+            return self.engine.probabilities(rows, pools)
         import torch
 
         input_ids, mask = pad_batch(rows, self.tokenizer.pad_token_id)
         with torch.inference_mode():
-            t, s = self.model.probabilities(self.model(input_ids=input_ids, attention_mask=mask))
+            out = self.model(input_ids=input_ids, attention_mask=mask, pool_mask=pooling_mask(pools, mask))
+            t, s = self.model.probabilities(out)
         return t.numpy(), s.numpy()
 
 
@@ -185,6 +213,21 @@ def pad_batch(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.T
         input_ids[j, : len(row)] = torch.tensor(row)
         mask[j, : len(row)] = 1
     return input_ids, mask
+
+
+def pooling_mask(pools: Sequence[int], mask: torch.Tensor) -> torch.Tensor:
+    """A mask of each row's first ``pools[j]`` positions (its paragraph tokens), shaped like ``mask``."""
+    import torch
+
+    positions = torch.arange(mask.shape[1])[None, :]
+    return (positions < torch.tensor(list(pools))[:, None]).to(mask.dtype)
+
+
+def context_segment(context_ids: list[int], context_tokens: int) -> list[int]:
+    """``</s> context </s>`` from the context's own token ids (``<s> ... </s>``), cut to ``context_tokens``."""
+    body = context_ids[1:-1][:context_tokens]
+    end = context_ids[-1]
+    return [end, *body, end] if body else []
 
 
 def _position_limit(model: ModclsModel) -> int:

@@ -42,6 +42,8 @@ class ModclsConfig(PretrainedConfig):
         sensitivity_temperature: float = 1.0,
         policy: dict[str, Any] | None = None,
         window_tokens: int = 512,
+        context_tokens: int = 0,
+        urgent_thresholds: dict[str, float] | None = None,
         text_prefix: str = "passage: ",
         frozen_prefixes: list[str] | None = None,
         classifier_dropout: float = 0.1,
@@ -58,6 +60,10 @@ class ModclsConfig(PretrainedConfig):
         self.sensitivity_temperature = float(sensitivity_temperature)
         self.policy = dict(policy or {})
         self.window_tokens = int(window_tokens)
+        #: Most tokens of article context (the headline) read with a paragraph; 0: the model reads none.
+        self.context_tokens = int(context_tokens)
+        #: Upper, precision-oriented thresholds of the categories that have a second, more urgent tier.
+        self.urgent_thresholds = dict(urgent_thresholds or {})
         self.text_prefix = text_prefix
         self.frozen_prefixes = list(frozen_prefixes if frozen_prefixes is not None else [WORD_EMBEDDINGS])
         self.classifier_dropout = float(classifier_dropout)
@@ -81,9 +87,9 @@ class ModclsOutput(ModelOutput):
     pooled: torch.Tensor | None = None
 
 
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``hidden`` over non-padding positions."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+def mean_pool(hidden: torch.Tensor, pool_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``hidden`` over the positions ``pool_mask`` keeps (the paragraph's tokens, not its context)."""
+    mask = pool_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
@@ -137,10 +143,11 @@ class ModclsModel(PreTrainedModel):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
+        pool_mask: torch.Tensor | None = None,
     ) -> ModclsOutput:
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
-        pooled = self.dropout(mean_pool(hidden, attention_mask))
+        pooled = self.dropout(mean_pool(hidden, attention_mask if pool_mask is None else pool_mask))
         return ModclsOutput(self.topic_head(pooled), self.sensitivity_head(pooled), pooled)
 
     # -- split forward: frozen lowest layers once, trained upper layers many times ---------------
@@ -159,11 +166,13 @@ class ModclsModel(PreTrainedModel):
             hidden = self.backbone.embeddings(input_ids=input_ids)
             return self._run_layers(hidden, attention_mask, 0, self.frozen_depth(), eval_mode=True)
 
-    def forward_from_features(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> ModclsOutput:
+    def forward_from_features(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, pool_mask: torch.Tensor | None = None
+    ) -> ModclsOutput:
         """The rest of :meth:`forward` from :meth:`frozen_features`' output."""
         layers = len(self.backbone.encoder.layer)
         hidden = self._run_layers(hidden, attention_mask, self.frozen_depth(), layers)
-        pooled = self.dropout(mean_pool(hidden, attention_mask))
+        pooled = self.dropout(mean_pool(hidden, attention_mask if pool_mask is None else pool_mask))
         return ModclsOutput(self.topic_head(pooled), self.sensitivity_head(pooled), pooled)
 
     def _run_layers(

@@ -15,6 +15,9 @@ from .segmentation import split_paragraphs
 #: Where the trained default model ships, inside the package.
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 
+#: How many leading paragraphs of an article are searched for its headline (see :meth:`Moderator.moderate`).
+HEADLINE_SEARCH = 4
+
 #: Longest text accepted as one article or one paragraph, in characters (about 30 pages of news).
 MAX_TEXT_CHARS = 100_000
 
@@ -52,6 +55,7 @@ class Moderator:
         config = predictor.config
         self.policy = policy or Policy.from_dict(config.policy)
         self.thresholds: dict[str, float] = dict(config.thresholds)
+        self.urgent_thresholds: dict[str, float] = dict(getattr(config, "urgent_thresholds", None) or {})
         self.name = name or config.model_version
 
     @classmethod
@@ -90,30 +94,64 @@ class Moderator:
             "topics": self.topics,
             "categories": self.categories,
             "thresholds": {c: self.policy.threshold(c, self.thresholds) for c in self.categories},
+            "urgent_thresholds": {
+                c: self.policy.urgent_threshold(c, self.thresholds, self.urgent_thresholds)
+                for c, rule in self.policy.categories.items() if rule.urgent is not None
+            },
+            "reads_context": self.predictor.reads_context,
             "policy": self.policy.to_dict(),
             "window_tokens": self.predictor.window,
         }
 
-    def classify(self, paragraphs: Sequence[str], batch_size: int = 32) -> list[ParagraphResult]:
-        """Label each paragraph on its own. Raises :class:`InputError` naming the first bad one."""
+    def classify(
+        self,
+        paragraphs: Sequence[str],
+        batch_size: int = 32,
+        context: str | Sequence[str | None] | None = None,
+    ) -> list[ParagraphResult]:
+        """Label each paragraph. Raises :class:`InputError` naming the first bad one.
+
+        ``context``: the article context the paragraphs are read with (their headline) — one string for
+        all of them, or one per paragraph (None for none). Models trained without context ignore it.
+        """
         if isinstance(paragraphs, str):
             raise InputError("classify takes a list of paragraphs; use moderate() for an article")
         for i, text in enumerate(paragraphs):
             check_text(text, f"paragraph {i}")
-        scores = self.predictor.predict(list(paragraphs), batch_size=batch_size)
+        contexts = _contexts(context, len(paragraphs))
+        scores = self.predictor.predict(list(paragraphs), batch_size=batch_size, contexts=contexts)
         return [self._result(i, text, s) for i, (text, s) in enumerate(zip(paragraphs, scores))]
 
     def moderate(self, article_text: str, batch_size: int = 32) -> ArticleResult:
-        """Split an article into paragraphs, label each, and route the article."""
+        """Split an article into paragraphs, label each, and route the article.
+
+        Each paragraph is read with the article's headline as context: the first paragraph that the
+        model, reading it alone, does not take for page furniture. The headline itself is read alone.
+        """
         check_text(article_text, "article")
         parts = split_paragraphs(article_text)
-        scores = self.predictor.predict([p.text for p in parts], batch_size=batch_size)
+        texts = [p.text for p in parts]
+        alone: dict[int, Scores] = {}
+        headline = None
+        if self.predictor.reads_context:
+            for k, part in enumerate(parts[:HEADLINE_SEARCH]):
+                alone[k] = self.predictor.predict([part.text], batch_size=batch_size)[0]
+                if self.topics[int(alone[k].topic.argmax())] != "non_editorial":
+                    headline = k
+                    break
+        rest = [k for k in range(len(parts)) if k != headline]
+        context = None if headline is None else texts[headline]
+        scored = self.predictor.predict([texts[k] for k in rest], batch_size=batch_size,
+                                        contexts=[context] * len(rest))
+        scores = dict(zip(rest, scored))
+        if headline is not None:
+            scores[headline] = alone[headline]
         results = []
-        for part, s in zip(parts, scores):
-            result = self._result(part.index, part.text, s)
+        for k, part in enumerate(parts):
+            result = self._result(part.index, part.text, scores[k])
             result.start, result.end = part.start, part.end
             results.append(result)
-        return ArticleResult.from_paragraphs(results, self.model_info())
+        return ArticleResult.from_paragraphs(results, self.model_info(), headline)
 
     def model_info(self) -> dict[str, Any]:
         return {"version": self.name, "precision": self.predictor.precision}
@@ -122,7 +160,7 @@ class Moderator:
         topic_scores = {t: round(float(p), 6) for t, p in zip(self.topics, scores.topic)}
         sensitivity = {c: round(float(p), 6) for c, p in zip(self.categories, scores.sensitivity)}
         topic = max(topic_scores, key=topic_scores.__getitem__)
-        decision = self.policy.decide(topic, sensitivity, self.thresholds)
+        decision = self.policy.decide(topic, sensitivity, self.thresholds, self.urgent_thresholds)
         return ParagraphResult(
             index=index,
             text=text,
@@ -135,3 +173,18 @@ class Moderator:
             reasons=decision.reasons,
             chunks=scores.chunks,
         )
+
+
+def _contexts(context: str | Sequence[str | None] | None, n: int) -> list[str | None] | None:
+    """One context per paragraph from a shared string, a per-paragraph sequence or None."""
+    if context is None:
+        return None
+    if isinstance(context, str):
+        return [context] * n
+    contexts = list(context)
+    if len(contexts) != n:
+        raise InputError(f"{len(contexts)} contexts given for {n} paragraphs")
+    for i, c in enumerate(contexts):
+        if c is not None and not isinstance(c, str):
+            raise InputError(f"context of paragraph {i} must be a string or None, got {type(c).__name__}")
+    return contexts

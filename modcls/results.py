@@ -41,29 +41,36 @@ class ParagraphResult:
 
 @dataclass
 class ArticleResult:
-    """The most severe route of an article's paragraphs, the paragraphs that caused it, and all results."""
+    """The most severe route of an article's paragraphs, the paragraphs that caused it, and all results.
+
+    ``headline``: index of the paragraph the others were read with as context (None: each read alone).
+    """
 
     route: str
     priority: str
     evidence: list[int]
     paragraphs: list[ParagraphResult]
     model: dict[str, Any] = field(default_factory=dict)
+    headline: int | None = None
 
     @classmethod
-    def from_paragraphs(cls, paragraphs: list[ParagraphResult], model: dict[str, Any] | None = None) -> ArticleResult:
+    def from_paragraphs(
+        cls, paragraphs: list[ParagraphResult], model: dict[str, Any] | None = None, headline: int | None = None
+    ) -> ArticleResult:
         """Aggregate: the article takes its most severe paragraph route; evidence lists those paragraphs."""
         if not paragraphs:
-            return cls("allow", "none", [], [], dict(model or {}))
+            return cls("allow", "none", [], [], dict(model or {}), headline)
         top = max(severity(p.route, p.priority) for p in paragraphs)
         worst = next(p for p in paragraphs if severity(p.route, p.priority) == top)
         evidence = [p.index for p in paragraphs if p.route == worst.route and p.route != "allow"]
-        return cls(worst.route, worst.priority, evidence, paragraphs, dict(model or {}))
+        return cls(worst.route, worst.priority, evidence, paragraphs, dict(model or {}), headline)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "route": self.route,
             "priority": self.priority,
             "evidence": list(self.evidence),
+            "headline": self.headline,
             "paragraphs": [p.to_dict() for p in self.paragraphs],
             "model": dict(self.model),
         }
@@ -76,4 +83,5 @@ class ArticleResult:
             evidence=list(data["evidence"]),
             paragraphs=[ParagraphResult.from_dict(p) for p in data["paragraphs"]],
             model=dict(data.get("model", {})),
+            headline=data.get("headline"),
         )

@@ -164,15 +164,22 @@ class CompactEngine:
         """
         return [self.tokenizer.encode(t, add_special_tokens=True).ids for t in texts]
 
-    def probabilities(self, rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-        """Topic probabilities (softmax) and sensitivity scores (sigmoids) of a batch of token-id rows."""
-        topic, sens = self.logits(rows)
+    def probabilities(
+        self, rows: Sequence[Sequence[int]], pools: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Topic probabilities (softmax) and sensitivity scores (sigmoids) of a batch of token-id rows.
+
+        ``pools[j]``: how many leading tokens of row j are the paragraph (pooled); the rest is its context.
+        """
+        topic, sens = self.logits(rows, pools)
         topic = torch.softmax(topic / float(self.config.topic_temperature), dim=-1)
         sens = torch.sigmoid(sens / float(self.config.sensitivity_temperature))
         return topic.numpy(), sens.numpy()
 
     @torch.inference_mode()
-    def logits(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def logits(
+        self, rows: Sequence[Sequence[int]], pools: Sequence[int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw topic and sensitivity logits (float32) of a batch of token-id rows.
 
         Rows are padded to a multiple of :data:`WIDTH_STEP` tokens: a few padding positions (masked out)
@@ -181,9 +188,11 @@ class CompactEngine:
         width = self.padded_width(max(len(r) for r in rows))
         ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
         keep = np.zeros((len(rows), width), dtype=bool)
+        pool = np.zeros((len(rows), width), dtype=bool)
         for j, row in enumerate(rows):
             ids[j, : len(row)] = row
             keep[j, : len(row)] = True
+            pool[j, : len(row) if pools is None else pools[j]] = True
         mask = torch.from_numpy(keep)
         w = self.w
         x = torch.from_numpy(self.embeddings[ids].astype(np.float32))
@@ -194,7 +203,7 @@ class CompactEngine:
             bias = torch.zeros(mask.shape, dtype=self.dtype).masked_fill_(~mask, float("-inf"))[:, None, None, :]
         for i in range(self.layers):
             x = self._layer(x, bias, f"layer.{i}.")
-        m = mask.unsqueeze(-1).to(torch.float32)
+        m = torch.from_numpy(pool).unsqueeze(-1).to(torch.float32)
         pooled = (x.float() * m).sum(1) / m.sum(1).clamp(min=1.0)
         topic = F.linear(pooled, w["topic_head.weight"], w["topic_head.bias"])
         sens = F.linear(pooled, w["sensitivity_head.weight"], w["sensitivity_head.bias"])

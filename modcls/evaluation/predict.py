@@ -47,8 +47,12 @@ def predict_model(
     batch_size: int = 32,
     progress: bool = True,
     name: str = "model",
+    contexts: Sequence[str | None] | None = None,
 ) -> SystemOutput:
-    """Calibrated scores (as the predictor gives them) and routes (as the moderator serves them)."""
+    """Calibrated scores (as the predictor gives them) and routes (as the moderator serves them).
+
+    ``contexts``: each row's article context (its headline, or None), as ``Moderator.classify`` takes it.
+    """
     from tqdm import tqdm
 
     predictor = moderator.predictor
@@ -56,8 +60,10 @@ def predict_model(
     with tqdm(total=len(texts), unit="row", desc=f"evaluate {name}", disable=not progress, file=sys.stderr) as bar:
         for start in range(0, len(texts), CHUNK):
             chunk = list(texts[start : start + CHUNK])
-            scores = predictor.predict(chunk, batch_size=batch_size)
-            results = moderator.classify(chunk, batch_size=batch_size)  # answered from the predictor's cache
+            ctx = None if contexts is None else list(contexts[start : start + CHUNK])
+            scores = predictor.predict(chunk, batch_size=batch_size, contexts=ctx)
+            # answered from the predictor's cache
+            results = moderator.classify(chunk, batch_size=batch_size, context=ctx)
             topic += [s.topic for s in scores]
             sens += [s.sensitivity for s in scores]
             routes += [r.route for r in results]

@@ -46,7 +46,12 @@ def evaluate(
     folder = Path(model_dir) if model_dir is not None else default_model_dir()
     moderator = Moderator.from_pretrained(folder, policy=policy, precision=precision)
     texts = [e.text for e in rows.rows]
-    systems = [predict_model(moderator, texts, batch_size=batch_size, progress=progress)]
+    contexts = [e.context for e in rows.rows]
+    systems = [predict_model(moderator, texts, batch_size=batch_size, progress=progress, contexts=contexts)]
+    if moderator.predictor.reads_context and any(contexts):
+        # The context ablation: the same model reading every paragraph alone.
+        systems.append(predict_model(moderator, texts, batch_size=batch_size, progress=progress,
+                                     name="model-paragraph-alone"))
     if baseline:
         systems.append(predict_baseline(load_baseline(folder), texts, moderator.policy))
     report = build_report(rows, systems, moderator.policy, bootstrap=bootstrap, seed=seed, model_dir=folder)

@@ -162,7 +162,7 @@ def create_app(
               responses={413: {"description": "too many or too long paragraphs"},
                          422: {"description": "invalid input"}})
     async def classify(body: ClassifyRequest, request: Request) -> dict[str, Any]:
-        """Label each paragraph on its own (with optional ids); routed paragraphs are queued for review."""
+        """Label each paragraph (with optional ids and article context); routed paragraphs are queued."""
         model = loaded()
         items = [p if isinstance(p, ParagraphIn) else ParagraphIn(text=p) for p in body.paragraphs]
         if not items:
@@ -173,7 +173,12 @@ def create_app(
             _check_length(p.text, f"paragraph {i}", settings.max_paragraph_chars)
             check_text(p.text, f"paragraph {i}")
         article_id = body.article_id or uuid.uuid4().hex
-        results, stats = await runner.classify([p.text for p in items])
+        for i, p in enumerate(items):
+            if p.context is not None:
+                _check_length(p.context, f"context of paragraph {i}", settings.max_paragraph_chars)
+        contexts = [p.context if p.context is not None else body.context for p in items]
+        results, stats = await runner.classify([p.text for p in items],
+                                               contexts if any(c is not None for c in contexts) else None)
         ids = [p.id for p in items]
         queued = await _enqueue(results, article_id, model.name, ids)
         _log_fields(request, stats, article_id=article_id, paragraphs=len(items),

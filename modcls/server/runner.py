@@ -28,6 +28,7 @@ from ..results import ArticleResult, ParagraphResult
 class _Job:
     method: str  # "classify" | "moderate"
     payload: Any
+    kwargs: dict[str, Any] = field(default_factory=dict)
     submitted: float = field(default_factory=time.perf_counter)
     future: Future = field(default_factory=Future)
 
@@ -62,8 +63,11 @@ class ModelRunner:
         self._thread = threading.Thread(target=self._loop, name="modcls-model", daemon=True)
         self._thread.start()
 
-    async def classify(self, texts: Sequence[str]) -> tuple[list[ParagraphResult], RunStats]:
-        return await self._submit(_Job("classify", list(texts)))
+    async def classify(
+        self, texts: Sequence[str], contexts: Sequence[str | None] | None = None
+    ) -> tuple[list[ParagraphResult], RunStats]:
+        kwargs = {} if contexts is None else {"context": list(contexts)}
+        return await self._submit(_Job("classify", list(texts), kwargs))
 
     async def moderate(self, text: str) -> tuple[ArticleResult, RunStats]:
         return await self._submit(_Job("moderate", text))
@@ -95,7 +99,7 @@ class ModelRunner:
                 continue
             started = time.perf_counter()
             try:
-                result = getattr(self.moderator, job.method)(job.payload, batch_size=self.batch_size)
+                result = getattr(self.moderator, job.method)(job.payload, batch_size=self.batch_size, **job.kwargs)
             except BaseException as err:  # noqa: BLE001 - handed to the waiting request
                 job.future.set_exception(err)
                 continue

@@ -25,11 +25,15 @@ class ModerateRequest(_Strict):
 class ParagraphIn(_Strict):
     text: str
     id: str | None = ID
+    context: str | None = Field(default=None, description="this paragraph's article context (its headline); "
+                                                          "overrides the request's context")
 
 
 class ClassifyRequest(_Strict):
     paragraphs: list[ParagraphIn | str] = Field(
-        description="paragraphs to label, each a string or {text, id}")
+        description="paragraphs to label, each a string or {text, id, context}")
+    context: str | None = Field(default=None, description="article context (the headline) the paragraphs are "
+                                                          "read with; models trained without context ignore it")
     article_id: str | None = Field(default=None, max_length=256,
                                    description="id stored with the review items of these paragraphs "
                                                "(a random one when absent)")
@@ -59,6 +63,7 @@ class ModerateResponse(BaseModel):
     route: str
     priority: str
     evidence: list[int]
+    headline: int | None = Field(default=None, description="index of the paragraph read as the others' context")
     paragraphs: list[ParagraphOut]
     model: dict[str, Any]
     queued: list[int] = Field(description="ids of the review items created for this article's paragraphs")

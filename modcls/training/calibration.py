@@ -3,6 +3,10 @@
 Threshold rule: child_sexual_abuse takes the highest threshold whose validation recall is at least
 ``csa_min_recall`` (0.95 by default) — missing such content costs most; every other category takes
 the threshold of best F1. A category with no validation positive keeps 0.5.
+
+Urgent tier: a category given a minimum precision (child_sexual_abuse: 0.85 by default) also gets an upper
+threshold, the lowest one whose validation precision reaches it (never below the category's threshold).
+Between the two a paragraph goes to review; at or above the upper one, to the urgent queue.
 """
 
 from __future__ import annotations
@@ -46,6 +50,21 @@ def recall_threshold(scores: np.ndarray, targets: np.ndarray, min_recall: float)
     return float(pos[k - 1])
 
 
+def precision_threshold(scores: np.ndarray, targets: np.ndarray, min_precision: float, floor: float) -> float:
+    """Lowest threshold >= ``floor`` whose precision is at least ``min_precision`` (else the most precise one)."""
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], targets[order]
+    if y.sum() == 0:
+        return max(0.5, floor)
+    precision = np.cumsum(y) / np.arange(1, len(y) + 1)
+    valid = np.r_[s[:-1] > s[1:], True] & (s >= floor)
+    if not valid.any():
+        return floor
+    ok = np.flatnonzero(valid & (precision >= min_precision))
+    k = int(ok[-1]) if len(ok) else int(np.argmax(np.where(valid, precision, -1)))
+    return float(s[k])
+
+
 def f1_threshold(scores: np.ndarray, targets: np.ndarray) -> float:
     """Threshold of best F1 (midpoint between neighbouring scores, ties to the higher threshold)."""
     if targets.sum() == 0:
@@ -71,6 +90,25 @@ def fit_thresholds(
         known = mask[:, k] > 0
         s, y = scores[known, k], targets[known, k]
         cut = recall_threshold(s, y, min_recall) if category == "child_sexual_abuse" else f1_threshold(s, y)
-        # Stored to 6 decimals, rounded down: a threshold never rises above the score it was set on.
-        out[category] = float(np.floor(cut * 1e6) / 1e6)
+        out[category] = _round_down(cut)
     return out
+
+
+def fit_urgent_thresholds(
+    scores: np.ndarray, targets: np.ndarray, mask: np.ndarray, categories: list[str],
+    thresholds: dict[str, float], min_precision: dict[str, float],
+) -> dict[str, float]:
+    """An upper threshold for each category named in ``min_precision`` (see the module's rule)."""
+    out = {}
+    for k, category in enumerate(categories):
+        if category not in min_precision:
+            continue
+        known = mask[:, k] > 0
+        cut = precision_threshold(scores[known, k], targets[known, k], min_precision[category], thresholds[category])
+        out[category] = _round_down(max(cut, thresholds[category]))
+    return out
+
+
+def _round_down(cut: float) -> float:
+    """Stored to 6 decimals, rounded down: a threshold never rises above the score it was set on."""
+    return float(np.floor(cut * 1e6) / 1e6)

@@ -22,11 +22,14 @@ class DataFile:
 
     ``text_from`` names a second file holding the texts by id, for label-only files whose text is read
     from elsewhere (real paragraphs labelled by the project). ``weight`` scales the loss of its rows.
+    ``format`` is ``rows`` (one labelled paragraph per line) or ``articles`` (one article per line, its
+    paragraphs labelled one by one; each paragraph after the headline is read with the headline as context).
     """
 
     path: str
     sha256: str
     weight: float = 1.0
+    format: str = "rows"
     text_from: str | None = None
     text_from_sha256: str | None = None
 
@@ -48,6 +51,12 @@ class TrainingConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     max_train_tokens: int = 256
+    #: Most tokens of article context (the headline) read with a paragraph; 0 trains a paragraph-only model.
+    context_tokens: int = 0
+    #: Share of training rows with a context that are trained without it (the model must also work alone).
+    context_dropout: float = 0.25
+    #: Learning rate of each trained layer = learning_rate * layer_lr_decay ** (layers above it).
+    layer_lr_decay: float = 1.0
     freeze_embeddings: bool = True
     freeze_layers: int = 0
     #: Run the frozen layers once and train on their cached output (same result, far less compute).
@@ -56,6 +65,8 @@ class TrainingConfig:
     sensitivity_loss_weight: float = 1.0
     max_pos_weight: float = 10.0
     csa_min_recall: float = 0.95
+    #: Categories with an urgent tier: the lowest threshold whose validation precision reaches this value.
+    urgent_min_precision: dict[str, float] = field(default_factory=lambda: {"child_sexual_abuse": 0.85})
     eval_batch_size: int = 32
     num_threads: int | None = None
     model_version: str | None = None

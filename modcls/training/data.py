@@ -25,6 +25,8 @@ SPLIT_FRACTIONS: dict[str, tuple[float, float, float]] = {
     "piaf_v1.1": (0.75, 0.10, 0.15),
     "mhc_french": (0.70, 0.10, 0.20),
     "mlma_fr": (0.85, 0.15, 0.0),
+    "modcls-authored-r2": (0.75, 0.1, 0.15),
+    "modcls-articles": (0.7, 0.1, 0.2),
     "default": (0.8, 0.1, 0.1),
 }
 #: Sources whose rows are grouped by article (all paragraphs of one article go to one split).
@@ -34,7 +36,10 @@ NEAR_DUPLICATE_JACCARD = 0.8
 
 @dataclass
 class Example:
-    """One labelled paragraph. ``topic`` None and categories absent from ``sensitivity`` are unknown."""
+    """One labelled paragraph. ``topic`` None and categories absent from ``sensitivity`` are unknown.
+
+    ``context`` is the article context the paragraph is read with (its headline), or None.
+    """
 
     id: str
     text: str
@@ -43,6 +48,7 @@ class Example:
     source: str
     weight: float = 1.0
     meta: dict[str, Any] = field(default_factory=dict)
+    context: str | None = None
 
 
 def parse_example(row: dict[str, Any], where: str, weight: float = 1.0) -> Example:
@@ -57,8 +63,11 @@ def parse_example(row: dict[str, Any], where: str, weight: float = 1.0) -> Examp
         sensitivity = {check_category(k): int(v) for k, v in (row.get("sensitivity") or {}).items()}
         if any(v not in (0, 1) for v in sensitivity.values()):
             raise ConfigError(f"{where}: sensitivity values must be 0 or 1")
+        context = row.get("context")
+        if context is not None and not isinstance(context, str):
+            raise ConfigError(f"{where}: context must be a string")
         return Example(str(row["id"]), text, topic, sensitivity, str(row.get("source", "unknown")), weight,
-                       dict(row.get("meta") or {}))
+                       dict(row.get("meta") or {}), context or None)
     except KeyError as err:
         raise ConfigError(f"{where}: missing field {err}") from None
     except LabelError as err:
@@ -77,12 +86,51 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+ARTICLE_ROLES = ("headline", "story", "teaser", "furniture")
+
+
+def article_examples(article: dict[str, Any], where: str, weight: float = 1.0) -> list[Example]:
+    """The labelled paragraphs of one article row; every paragraph but the headline has it as context.
+
+    An article row: ``{"article_id", "paragraphs": [{"text", "role", "topic", "sensitivity"}, ...]}`` with
+    exactly one paragraph of role ``headline``. Paragraph ids are ``<article_id>-p<position>``.
+    """
+    try:
+        article_id, paragraphs = str(article["article_id"]), article["paragraphs"]
+    except KeyError as err:
+        raise ConfigError(f"{where}: missing field {err}") from None
+    heads = [p for p in paragraphs if p.get("role") == "headline"]
+    if len(heads) != 1:
+        raise ConfigError(f"{where}: an article needs exactly one headline paragraph, found {len(heads)}")
+    out = []
+    for k, p in enumerate(paragraphs):
+        if p.get("role") not in ARTICLE_ROLES:
+            raise ConfigError(f"{where}: paragraph {k}: role must be one of {', '.join(ARTICLE_ROLES)}")
+        row = {"id": f"{article_id}-p{k:02d}", "text": p.get("text"), "topic": p.get("topic"),
+               "sensitivity": p.get("sensitivity"), "source": article.get("source", "modcls-articles"),
+               "meta": {"article_id": article_id, "position": k, "role": p["role"]},
+               "context": None if p["role"] == "headline" else heads[0]["text"]}
+        out.append(parse_example(row, f"{where}: paragraph {k}", weight))
+    return out
+
+
+def article_text(article: dict[str, Any]) -> str:
+    """The raw text of an article row as a scraper would give it: paragraphs separated by blank lines."""
+    return "\n\n".join(p["text"] for p in article["paragraphs"])
+
+
 def load_examples(config: TrainingConfig, extra: Iterable[Path] = ()) -> list[Example]:
     """Every row of the manifest's files (plus ``extra`` files), texts joined in for label-only files."""
     examples: list[Example] = []
     for item in config.data:
         path = config.resolve(item.path)
         rows = read_jsonl(path)
+        if item.format == "articles":
+            for i, article in enumerate(rows):
+                examples += article_examples(article, f"{path}:{i + 1}", item.weight)
+            continue
+        if item.format != "rows":
+            raise ConfigError(f"{item.path}: format must be 'rows' or 'articles', got {item.format!r}")
         if item.text_from:
             texts = {r["id"]: r for r in read_jsonl(config.resolve(item.text_from))}
             joined = []
@@ -153,6 +201,8 @@ def make_splits(examples: list[Example], seed: int) -> dict[str, Any]:
     dropped: dict[str, str] = {}
     pairs = near_duplicate_pairs([e.text for e in examples])
     for i, j, jac in sorted(pairs, key=lambda p: (p[1], p[0])):
+        if examples[i].meta.get("pair") and examples[i].meta.get("pair") == examples[j].meta.get("pair"):
+            continue  # the halves of a minimal pair differ by one fact on purpose
         if examples[i].id not in dropped:
             dropped.setdefault(examples[j].id, f"near-duplicate of {examples[i].id} (jaccard {jac:.2f})")
     rng = random.Random(seed)
@@ -166,7 +216,7 @@ def make_splits(examples: list[Example], seed: int) -> dict[str, Any]:
         fractions = SPLIT_FRACTIONS.get(source, SPLIT_FRACTIONS["default"])
         groups: dict[str, list[str]] = {}
         for e in rows:
-            groups.setdefault(_group(e) if source in GROUPED_BY_ARTICLE else e.id, []).append(e.id)
+            groups.setdefault(_group(e), []).append(e.id)
         names = sorted(groups)
         rng.shuffle(names)
         n_train = round(len(names) * fractions[0])
@@ -185,7 +235,55 @@ def make_splits(examples: list[Example], seed: int) -> dict[str, Any]:
 
 
 def _group(e: Example) -> str:
-    return e.id.rsplit("-", 1)[0]
+    """The unit a split keeps together: a minimal pair, an article, a PIAF article, else the row."""
+    if e.meta.get("pair"):
+        return f"pair:{e.meta['pair']}"
+    if e.meta.get("article_id"):
+        return str(e.meta["article_id"])
+    if e.source in GROUPED_BY_ARTICLE:
+        return e.id.rsplit("-", 1)[0]
+    return e.id
+
+
+def extend_splits(examples: list[Example], splits: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Assign rows the committed split does not know yet, leaving every known row where it is.
+
+    New rows that nearly duplicate a known row or an earlier new row are dropped, except within one
+    group (the two halves of a minimal pair are near-duplicates by design). Groups (pairs, articles)
+    go to one split; each source is shuffled with its own seed, so adding a source moves no other row.
+    """
+    assignment = dict(splits["splits"])
+    dropped = dict(splits.get("dropped", {}))
+    known = [e for e in examples if e.id in assignment or e.id in dropped]
+    fresh = [e for e in examples if e.id not in assignment and e.id not in dropped]
+    if not fresh:
+        return splits
+    pool = known + fresh
+    offset = len(known)
+    for i, j, jac in sorted(near_duplicate_pairs([e.text for e in pool]), key=lambda p: (p[1], p[0])):
+        if j < offset or pool[j].id in dropped or pool[i].id in dropped:
+            continue
+        if _group(pool[i]) == _group(pool[j]):
+            continue
+        dropped[pool[j].id] = f"near-duplicate of {pool[i].id} (jaccard {jac:.2f})"
+    by_source: dict[str, dict[str, list[str]]] = {}
+    for e in fresh:
+        if e.id not in dropped:
+            by_source.setdefault(e.source, {}).setdefault(_group(e), []).append(e.id)
+    # A group some of whose rows were dropped keeps its other rows together.
+    for source in sorted(by_source):
+        groups = by_source[source]
+        fractions = SPLIT_FRACTIONS.get(source, SPLIT_FRACTIONS["default"])
+        names = sorted(groups)
+        random.Random(f"{seed}:{source}").shuffle(names)
+        n_train = round(len(names) * fractions[0])
+        n_val = round(len(names) * fractions[1])
+        for k, name in enumerate(names):
+            split = "train" if k < n_train else "validation" if k < n_train + n_val else "test"
+            for row_id in groups[name]:
+                assignment[row_id] = split
+    return {**splits, "counts": dict(Counter(assignment.values())), "dropped": dropped,
+            "splits": dict(sorted(assignment.items()))}
 
 
 def apply_splits(examples: list[Example], splits: dict[str, Any]) -> dict[str, list[Example]]:
@@ -220,3 +318,18 @@ def corpus_stats(examples: list[Example]) -> dict[str, Any]:
         "distinct_4gram_ratio": round(distinct_ngram_ratio(e.text for e in examples), 4),
         "mean_words": round(sum(len(e.text.split()) for e in examples) / max(len(examples), 1), 1),
     }
+
+
+def drop_contexts(examples: list[Example], share: float, seed: int) -> list[Example]:
+    """The rows, with the context of a fixed share of those that have one removed (chosen by id and seed)."""
+    import dataclasses
+    import hashlib
+
+    out = []
+    for e in examples:
+        if e.context and share > 0:
+            draw = int(hashlib.sha256(f"{seed}:{e.id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+            if draw < share:
+                e = dataclasses.replace(e, context=None)
+        out.append(e)
+    return out

@@ -20,9 +20,9 @@ from ..inference import Predictor
 from ..modeling import ModclsModel
 from ..policy import Policy
 from .baseline import TfidfBaseline
-from .calibration import fit_sigmoid_temperature, fit_thresholds, fit_topic_temperature
+from .calibration import fit_sigmoid_temperature, fit_thresholds, fit_topic_temperature, fit_urgent_thresholds
 from .config import TrainingConfig, sha256_file, verify_manifest
-from .data import Example, apply_splits, load_examples
+from .data import Example, apply_splits, drop_contexts, load_examples
 from .trainer import attach_features, encode, fit, predict_logits, seed_everything, write_json
 
 
@@ -58,14 +58,17 @@ def train(
 
     if init_from:
         model = ModclsModel.from_pretrained(init_from)
+        if config.context_tokens:
+            model.config.context_tokens = config.context_tokens
     else:
         model = ModclsModel.from_base(config.base_model, freeze_embeddings=config.freeze_embeddings,
-                                      freeze_layers=config.freeze_layers)
+                                      freeze_layers=config.freeze_layers, context_tokens=config.context_tokens)
     tokenizer = AutoTokenizer.from_pretrained(resolve_base(model.config.base_model))
     before = _score_splits(Predictor(model, tokenizer, cache_size=0), splits, config) if init_from else None
 
     window = Predictor(model, tokenizer, cache_size=0).window
-    train_enc = encode(splits["train"], tokenizer, model, config.max_train_tokens)
+    train_rows = drop_contexts(splits["train"], config.context_dropout, config.seed)
+    train_enc = encode(train_rows, tokenizer, model, config.max_train_tokens)
     val_enc = encode(splits["validation"], tokenizer, model, window)
     if config.cache_frozen_features:
         attach_features(model, train_enc, tokenizer.pad_token_id, config.eval_batch_size, "frozen layers (train)")
@@ -106,11 +109,16 @@ def _calibrate(model: ModclsModel, val: Any, pad_id: int, config: TrainingConfig
     s_temp = fit_sigmoid_temperature(s_logits, targets, mask)
     scores = 1 / (1 + np.exp(-s_logits / s_temp))
     thresholds = fit_thresholds(scores, targets, mask, model.config.categories, config.csa_min_recall)
+    urgent = fit_urgent_thresholds(scores, targets, mask, model.config.categories, thresholds,
+                                   config.urgent_min_precision)
     model.config.topic_temperature, model.config.sensitivity_temperature = t_temp, s_temp
     model.config.thresholds = thresholds
+    model.config.urgent_thresholds = urgent
     return {"topic_temperature": t_temp, "sensitivity_temperature": s_temp, "thresholds": thresholds,
+            "urgent_thresholds": urgent,
             "rule": f"child_sexual_abuse: highest threshold with validation recall >= {config.csa_min_recall}; "
-                    "other categories: best validation F1"}
+                    "other categories: best validation F1; urgent tier: lowest threshold with validation "
+                    f"precision >= {config.urgent_min_precision}"}
 
 
 def _score_splits(scorer: Any, splits: dict[str, list[Example]], config: TrainingConfig) -> dict[str, Any]:
@@ -128,7 +136,7 @@ def _score_splits(scorer: Any, splits: dict[str, list[Example]], config: Trainin
 def _figures(scorer: Any, rows: list[Example], config: TrainingConfig) -> dict[str, Any]:
     texts = [e.text for e in rows]
     if isinstance(scorer, Predictor):
-        scores = scorer.predict(texts, batch_size=config.eval_batch_size)
+        scores = scorer.predict(texts, batch_size=config.eval_batch_size, contexts=[e.context for e in rows])
         topic = np.stack([s.topic for s in scores])
         sens = np.stack([s.sensitivity for s in scores])
         topics, categories, thresholds = scorer.config.topics, scorer.config.categories, scorer.config.thresholds

@@ -15,7 +15,7 @@ from torch import nn
 from tqdm import tqdm
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
-from ..inference import pad_batch
+from ..inference import context_segment, pad_batch, pooling_mask
 from ..modeling import ModclsModel, ModclsOutput
 from .config import TrainingConfig
 from .data import Example
@@ -31,6 +31,8 @@ class Encoded:
     mask: torch.Tensor  # float [n, categories], 1 where known
     weight: torch.Tensor  # float [n]
     truncated: int = 0
+    #: Leading tokens of each row that are the paragraph (pooled); the rest is its context segment.
+    pool: list[int] | None = None
     #: Hidden states after the model's frozen lowest layers, one [length, hidden] tensor per row.
     features: list[torch.Tensor] | None = None
 
@@ -53,24 +55,34 @@ def attach_features(model: ModclsModel, data: Encoded, pad_id: int, batch_size: 
 def run_batch(model: ModclsModel, data: Encoded, batch: list[int], pad_id: int) -> ModclsOutput:
     """Model outputs for rows ``batch`` of ``data``, from cached features when there are some."""
     input_ids, mask = pad_batch([data.ids[i] for i in batch], pad_id)
+    pool = None if data.pool is None else pooling_mask([data.pool[i] for i in batch], mask)
     if data.features is None:
-        return model(input_ids=input_ids, attention_mask=mask)
+        return model(input_ids=input_ids, attention_mask=mask, pool_mask=pool)
     hidden = torch.nn.utils.rnn.pad_sequence([data.features[i] for i in batch], batch_first=True)
-    return model.forward_from_features(hidden, mask)
+    return model.forward_from_features(hidden, mask, pool)
 
 
 def encode(
     examples: list[Example], tokenizer: PreTrainedTokenizerBase, model: ModclsModel, max_tokens: int
 ) -> Encoded:
-    """Tokenise with the model's prefix; rows over ``max_tokens`` (specials included) are cut and counted."""
+    """Tokenise with the model's prefix; rows over ``max_tokens`` (specials included) are cut and counted.
+
+    Rows with a context, for a model that reads one, get the context segment after the paragraph.
+    """
     config = model.config
     encoded = tokenizer([config.text_prefix + e.text for e in examples], add_special_tokens=True)["input_ids"]
-    ids, truncated = [], 0
-    for tokens in encoded:
-        if len(tokens) > max_tokens:
+    n_context = int(getattr(config, "context_tokens", 0) or 0)
+    contexts = {e.context for e in examples if e.context and n_context}
+    segments = {c: context_segment(tokenizer(c, add_special_tokens=True)["input_ids"], n_context) for c in contexts}
+    ids, pool, truncated = [], [], 0
+    for e, tokens in zip(examples, encoded):
+        extra = segments.get(e.context, []) if e.context and n_context else []
+        room = max_tokens - len(extra)
+        if len(tokens) > room:
             truncated += 1
-            tokens = tokens[: max_tokens - 1] + tokens[-1:]
-        ids.append(tokens)
+            tokens = tokens[: room - 1] + tokens[-1:]
+        pool.append(len(tokens))
+        ids.append(tokens + extra)
     topic_index = {t: k for k, t in enumerate(config.topics)}
     n, m = len(examples), len(config.categories)
     targets, mask = torch.zeros(n, m), torch.zeros(n, m)
@@ -81,7 +93,7 @@ def encode(
                 mask[i, k] = 1.0
     topic = torch.tensor([topic_index[e.topic] if e.topic else -100 for e in examples], dtype=torch.long)
     weight = torch.tensor([e.weight for e in examples], dtype=torch.float)
-    return Encoded(ids, topic, targets, mask, weight, truncated)
+    return Encoded(ids, topic, targets, mask, weight, truncated, pool)
 
 
 def train_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -151,6 +163,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def parameter_groups(model: ModclsModel, config: TrainingConfig) -> list[dict[str, Any]]:
+    """Optimizer groups: heads at ``head_learning_rate``; encoder layer i at
+    ``learning_rate * layer_lr_decay ** (layers - 1 - i)`` (the top layer at ``learning_rate``)."""
+    layers = len(model.backbone.encoder.layer)
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if not name.startswith("backbone."):
+            lr = config.head_learning_rate
+        elif name.startswith("backbone.encoder.layer."):
+            depth = layers - 1 - int(name.split(".")[3])
+            lr = config.learning_rate * config.layer_lr_decay**depth
+        else:
+            lr = config.learning_rate * config.layer_lr_decay**layers
+        groups.setdefault(lr, []).append(param)
+    return [{"params": params, "lr": lr} for lr, params in groups.items()]
+
+
 def fit(
     model: ModclsModel,
     train: Encoded,
@@ -164,12 +195,7 @@ def fit(
     rng = random.Random(config.seed)
     topic_w, pos_w = class_weights(train, len(model.config.topics), config.max_pos_weight)
     topic_loss = nn.CrossEntropyLoss(weight=topic_w, ignore_index=-100, reduction="none")
-    heads = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("backbone.")]
-    body = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("backbone.")]
-    optimizer = torch.optim.AdamW(
-        [{"params": body, "lr": config.learning_rate}, {"params": heads, "lr": config.head_learning_rate}],
-        weight_decay=config.weight_decay,
-    )
+    optimizer = torch.optim.AdamW(parameter_groups(model, config), weight_decay=config.weight_decay)
     lengths = [len(r) for r in train.ids]
     steps_per_epoch = -(-len(lengths) // config.batch_size)
     total = steps_per_epoch * config.epochs
