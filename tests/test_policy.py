@@ -70,3 +70,32 @@ def test_unparseable_policy_file(tmp_path):
 def test_round_trip():
     p = Policy(thresholds={"drugs": 0.3}, categories={"drugs": Rule("review", "low")})
     assert Policy.from_dict(p.to_dict(), base=Policy(categories={}, topics={})) == p
+
+
+def test_urgent_tier_between_two_thresholds():
+    from modcls.policy import Policy
+
+    policy = Policy()
+    lower, upper = {"child_sexual_abuse": 0.2}, {"child_sexual_abuse": 0.7}
+    low = policy.decide("crime_justice", {"child_sexual_abuse": 0.3}, lower, upper)
+    high = policy.decide("crime_justice", {"child_sexual_abuse": 0.8}, lower, upper)
+    assert (low.route, low.priority, low.flags) == ("review", "high", ["child_sexual_abuse"])
+    assert (high.route, high.priority) == ("urgent_review", "urgent")
+    # Without an upper threshold anywhere, a flagged category with an urgent tier is urgent.
+    assert policy.decide("crime_justice", {"child_sexual_abuse": 0.3}, lower).route == "urgent_review"
+
+
+def test_policy_file_sets_urgent_thresholds_and_tiers():
+    from modcls.policy import Policy, PolicyError
+
+    policy = Policy.from_dict({"urgent_thresholds": {"violent_crime": 0.9},
+                               "categories": {"violent_crime": {"route": "review", "priority": "high",
+                                                                "urgent": {"route": "urgent_review",
+                                                                           "priority": "urgent"}}}})
+    assert policy.decide("crime_justice", {"violent_crime": 0.95}, {"violent_crime": 0.5}).route == "urgent_review"
+    assert policy.decide("crime_justice", {"violent_crime": 0.6}, {"violent_crime": 0.5}).route == "review"
+    assert policy.to_dict()["categories"]["violent_crime"]["urgent"]["route"] == "urgent_review"
+    with pytest.raises(PolicyError, match="only categories"):
+        Policy.from_dict({"topics": {"crime_justice": {"route": "review", "urgent": {"route": "urgent_review"}}}})
+    with pytest.raises(PolicyError, match="in \\[0, 1\\]"):
+        Policy.from_dict({"urgent_thresholds": {"child_sexual_abuse": 2}})
