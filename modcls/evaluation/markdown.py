@@ -125,6 +125,20 @@ def _group_section(name: str, group: dict[str, Any], systems: list[str]) -> list
     else:
         out += ["No row with a known sensitivity label.", ""]
     out += ["### Routing", "", _routing_table(results, systems), ""]
+    recall = results[systems[0]].get("review_recall") or {}
+    if recall:
+        out += ["Positives of each category routed to any review (review or urgent_review):", "",
+                table(["category", "positives", *systems],
+                      [[c, recall[c]["positives"]] + [fmt(results[s].get("review_recall", {}).get(c, {})
+                                                          .get("recall")) for s in systems] for c in recall]), ""]
+    if results[systems[0]].get("pairs"):
+        fams = sorted(results[systems[0]]["pairs"]["families"])
+        out += ["Minimal pairs: both halves right on every label that differs between them.", "",
+                table(["family", *systems],
+                      [["all", *[f"{fmt(results[s]['pairs']['accuracy'])} ({results[s]['pairs']['pairs']})"
+                                 for s in systems]]]
+                      + [[f, *[fmt(results[s]["pairs"]["families"].get(f, {}).get("accuracy")) for s in systems]]
+                         for f in fams]), ""]
     if "budget" in files:
         out += [f"![review budget]({files['budget']})", ""]
     out += ["### Calibration", "", _calibration_table(results, systems), ""]

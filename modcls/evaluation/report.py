@@ -39,7 +39,8 @@ _NUMBER_LIST = re.compile(r"\[\s*((?:-?[0-9][0-9.eE+-]*|null)(?:,\s*(?:-?[0-9][0
 
 def groups_of(rows: Sequence[Example]) -> dict[str, list[int]]:
     """Row indices per group: ``all``, ``provenance:<p>`` (when it spans several sources and the data holds
-    both provenances) and ``source:<s>``."""
+    both provenances), ``source:<s>`` and, for paragraphs of articles, ``role:<r>`` (headline, story,
+    teaser, furniture: a teaser must keep its own labels whatever its article's headline says)."""
     by_source: dict[str, list[int]] = {}
     for i, e in enumerate(rows):
         by_source.setdefault(e.source, []).append(i)
@@ -53,6 +54,12 @@ def groups_of(rows: Sequence[Example]) -> dict[str, list[int]]:
                 groups[f"provenance:{kind}"] = sorted(i for s in sources for i in by_source[s])
     for source in sorted(by_source):
         groups[f"source:{source}"] = by_source[source]
+    by_role: dict[str, list[int]] = {}
+    for i, e in enumerate(rows):
+        if e.meta.get("role"):
+            by_role.setdefault(str(e.meta["role"]), []).append(i)
+    for role in sorted(by_role):
+        groups[f"role:{role}"] = by_role[role]
     return groups
 
 
@@ -80,7 +87,53 @@ def system_figures(
                                    [urgent_reference(e, policy) for e in chosen], score, **options),
         "calibration": calibration_figures(topic, topics, sens, sens_gold, system.topics, system.categories,
                                            **options),
+        "review_recall": review_recall(system, chosen, idx),
+        "pairs": pair_accuracy(system, chosen, idx),
     }
+
+
+def review_recall(system: SystemOutput, rows: Sequence[Example], idx: Sequence[int]) -> dict[str, Any]:
+    """Per category: of the paragraphs labelled with it, the share routed to any review (review or urgent)."""
+    out = {}
+    for c in system.categories:
+        pos = [k for k, e in enumerate(rows) if e.sensitivity.get(c) == 1]
+        if pos:
+            hit = sum(system.routes[idx[k]] != "allow" for k in pos)
+            out[c] = {"positives": len(pos), "routed_to_review": hit, "recall": round(hit / len(pos), 4)}
+    return out
+
+
+def pair_accuracy(system: SystemOutput, rows: Sequence[Example], idx: Sequence[int]) -> dict[str, Any] | None:
+    """Minimal pairs (rows sharing ``meta.pair``): the share whose two halves both get right every label
+    on which the halves differ (the topic if it differs; each category that differs, flagged or not at
+    the system's thresholds). Per family too. None when the rows hold no complete pair."""
+    halves: dict[str, list[int]] = {}
+    for k, e in enumerate(rows):
+        if e.meta.get("pair"):
+            halves.setdefault(str(e.meta["pair"]), []).append(k)
+    total, right, families = 0, 0, {}
+    for members in halves.values():
+        if len(members) != 2:
+            continue
+        a, b = (rows[k] for k in members)
+        differ = [c for c in system.categories if a.sensitivity.get(c) != b.sensitivity.get(c)]
+        ok = True
+        for k in members:
+            e, j = rows[k], idx[k]
+            if a.topic != b.topic and e.topic is not None:
+                ok &= system.topics[int(system.topic[j].argmax())] == e.topic
+            for c in differ:
+                if c in e.sensitivity:
+                    flagged = system.sensitivity[j][system.categories.index(c)] >= system.thresholds[c]
+                    ok &= int(flagged) == e.sensitivity[c]
+        family = str(a.meta.get("family", "?"))
+        n, r = families.get(family, (0, 0))
+        families[family] = (n + 1, r + int(ok))
+        total, right = total + 1, right + int(ok)
+    if not total:
+        return None
+    return {"pairs": total, "correct": right, "accuracy": round(right / total, 4),
+            "families": {f: {"pairs": n, "accuracy": round(r / n, 4)} for f, (n, r) in sorted(families.items())}}
 
 
 def build_report(
