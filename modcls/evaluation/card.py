@@ -25,6 +25,20 @@ SOURCES: dict[str, tuple[str, str, str]] = {
         "project-written", "MIT",
         "French news paragraphs written for modcls by the project (`data/authored/`), in varied formats "
         "(headlines, ledes, live blogs, briefs, page furniture), with hard negatives; all labels known"),
+    "modcls-authored-r2": (
+        "project-written", "MIT",
+        "second round of project-written paragraphs (`data/authored/round2/`): minimal pairs that change one "
+        "decisive fact (victim's age, real or fictional crime, attack or war strike, quoted or reported hate...) "
+        "and hard negatives by family; all labels known"),
+    "modcls-articles": (
+        "project-written", "MIT",
+        "multi-paragraph articles written by the project (`data/articles/`): headline, story paragraphs, "
+        "teasers of unrelated stories and page furniture, labelled paragraph by paragraph; every paragraph is "
+        "read with the headline as context"),
+    "sib200_fra+modcls-labels": (
+        "real text, project labels", "CC-BY-SA-4.0",
+        "SIB-200 French sentences with their topic, and the seven categories labelled by the project "
+        "(`data/real_labels/sib200_sensitivity.jsonl`)"),
     "piaf_v1.1+modcls-labels": (
         "real text, project labels", "CC-BY-SA-3.0 AND MIT",
         "French Wikipedia paragraphs of the PIAF v1.1 History and Geography articles, labelled by the project "
@@ -96,7 +110,9 @@ def _details(config: dict[str, Any], run: dict[str, Any]) -> str:
     cfg = run.get("config", {})
     thresholds = config.get("thresholds", {})
     versions = run.get("versions", {})
-    rows = [[c, fmt(t), _rule(config.get("policy", {}), c)] for c, t in thresholds.items()]
+    urgent = config.get("urgent_thresholds") or {}
+    rows = [[c, fmt(t) + (f" / {fmt(urgent[c])}" if c in urgent else ""), _rule(config.get("policy", {}), c)]
+            for c, t in thresholds.items()]
     window = _window(config)
     frozen = _frozen(config.get("frozen_prefixes", []))
     return "\n".join([
@@ -110,7 +126,7 @@ def _details(config: dict[str, Any], run: dict[str, Any]) -> str:
         f"{len(config.get('topics', []))} topics) and a sensitivity head ({len(config.get('categories', []))} "
         f"independent sigmoids). Inputs are prefixed `{config.get('text_prefix', '')}`; windows of at "
         f"most {window} tokens; longer paragraphs are cut on sentence boundaries and their scores "
-        "combined (mean of topic probabilities, max of sensitivity scores).",
+        "combined (mean of topic probabilities, max of sensitivity scores)." + _context_note(config),
         f"- **Base model**: [{BASE_MODEL_ID}](https://huggingface.co/{BASE_MODEL_ID}) (MIT), **restored from a "
         f"4-bit copy**: `{SOURCE}` (sha256 `{SOURCE_SHA256[:16]}…`), its matrices stored in Q4_0 (blocks of 32 "
         "weights sharing one fp16 scale) and dequantised to float32. What that implies:",
@@ -124,14 +140,29 @@ def _details(config: dict[str, Any], run: dict[str, Any]) -> str:
         f"- **Calibration** on the validation split: topic temperature {fmt(config.get('topic_temperature'))}, "
         f"sensitivity temperature {fmt(config.get('sensitivity_temperature'))}; a threshold per category: "
         f"child_sexual_abuse takes the highest threshold with validation recall ≥ {cfg.get('csa_min_recall', '?')}, "
-        "the other categories the threshold of best validation F1.",
+        "the other categories the threshold of best validation F1. A category with an urgent tier also "
+        "gets an upper threshold, the lowest with validation precision ≥ "
+        f"{_precisions(cfg.get('urgent_min_precision'))} (shown after the slash).",
         "",
-        table(["category", "threshold", "route when flagged (default policy)"], rows),
+        table(["category", "threshold (lower / upper)", "route when flagged (default policy)"], rows),
         "",
         "- **Licence**: modcls and this model are released under MIT. Part of the training text is CC BY-SA "
         "(Wikipedia, FLORES-200): keep the attributions of Training data with redistributed copies.",
         "",
     ])
+
+
+def _precisions(values: Any) -> str:
+    return ", ".join(f"{v} for {c}" for c, v in (values or {}).items()) or "?"
+
+
+def _context_note(config: dict[str, Any]) -> str:
+    n = int(config.get("context_tokens") or 0)
+    if not n:
+        return " Each paragraph is read alone."
+    return (f" A paragraph is read with its article's context (the headline, at most {n} tokens) appended as a "
+            "second segment; every token attends to it and pooling covers the paragraph's tokens only. "
+            "`moderate` supplies the headline itself; `classify` and the REST API take an optional `context`.")
 
 
 def _frozen(prefixes: Sequence[str]) -> str:
@@ -156,7 +187,12 @@ def _window(config: dict[str, Any]) -> int:
 
 def _rule(policy: dict[str, Any], category: str) -> str:
     rule = policy.get("categories", {}).get(category)
-    return f"{rule['route']} ({rule['priority']})" if rule else "allow"
+    if not rule:
+        return "allow"
+    text = f"{rule['route']} ({rule['priority']})"
+    if rule.get("urgent"):
+        text += f"; {rule['urgent']['route']} ({rule['urgent']['priority']}) at or above its upper threshold"
+    return text
 
 
 def _intended_use() -> str:
