@@ -130,7 +130,8 @@ class Policy:
         base = base or cls()
         return cls(
             thresholds={**base.thresholds, **_mapping(data.get("thresholds"), "thresholds")},
-            urgent_thresholds={**base.urgent_thresholds, **_mapping(data.get("urgent_thresholds"), "urgent_thresholds")},
+            urgent_thresholds={**base.urgent_thresholds,
+                               **_mapping(data.get("urgent_thresholds"), "urgent_thresholds")},
             categories={**base.categories, **_rules(data.get("categories") or {}, "categories")},
             topics={**base.topics, **_rules(data.get("topics") or {}, "topics")},
         )

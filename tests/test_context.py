@@ -49,7 +49,7 @@ def test_context_changes_scores_but_pooling_covers_the_paragraph_only(context_mo
     assert _diff(alone, read) > 1e-4  # the paragraph attends to its context
     # Pooling over paragraph tokens: a context made of padding-free junk still gives finite, valid scores.
     for s in read:
-        assert np.isclose(s.topic.sum(), 1.0, atol=1e-5) and ((0 <= s.sensitivity) & (s.sensitivity <= 1)).all()
+        assert np.isclose(s.topic.sum(), 1.0, atol=1e-5) and ((s.sensitivity >= 0) & (s.sensitivity <= 1)).all()
     # Same text, different context: a different cache entry.
     cached = Predictor.from_pretrained(context_model_dir)
     assert _diff(cached.predict(PARAGRAPHS[:1]), cached.predict(PARAGRAPHS[:1], contexts=[HEADLINE])) > 1e-4

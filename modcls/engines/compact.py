@@ -82,10 +82,37 @@ def _linear_gelu_op() -> Any:
     return op
 
 
+#: The projections of each layer, in the order they run.
+PROJECTIONS = ("qkv", "attn_out", "ffn_in", "ffn_out")
+
+
+def quantize_weight(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 weights with one scale per output channel: ``(int8 [in, out], float32 scales [out])``."""
+    scale = weight.float().abs().amax(dim=1).clamp(min=1e-8) / 127.0
+    q = torch.round(weight.float() / scale[:, None]).clamp_(-127, 127).to(torch.int8)
+    return q.t().contiguous(), scale
+
+
+def int8_linear(x: torch.Tensor, weight_t: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``x @ W.T + b`` with int8 weights (per output channel) and activations quantized per token on the fly.
+
+    The product runs in ``torch._int_mm`` (int8 x int8 -> int32, VNNI/AMX kernels through oneDNN); the result
+    is rescaled to float32.
+    """
+    shape = x.shape
+    flat = x.reshape(-1, shape[-1]).float()
+    x_scale = flat.abs().amax(dim=1, keepdim=True).clamp_(min=1e-8) / 127.0
+    x_q = torch.round(flat / x_scale).clamp_(-127, 127).to(torch.int8)
+    out = torch._int_mm(x_q, weight_t).float().mul_(x_scale).mul_(scale).add_(bias)
+    return out.view(*shape[:-1], -1)
+
+
 class CompactEngine:
     """Token ids in, calibrated topic probabilities and sensitivity scores out.
 
     ``dtype`` of the matrix products: ``None`` picks bfloat16 on CPUs with native bfloat16, else float32.
+    ``int8``: the projections named there (default none; see :data:`PROJECTIONS`) run as int8 products
+    with per-channel weight scales and per-token activation scales; the rest stays in ``dtype``.
     """
 
     def __init__(
@@ -96,6 +123,7 @@ class CompactEngine:
         tensors: dict[str, torch.Tensor],
         embeddings: np.ndarray,
         dtype: torch.dtype | None = None,
+        int8: Sequence[str] = (),
     ) -> None:
         self.meta = meta
         self.config = config
@@ -110,6 +138,24 @@ class CompactEngine:
         self.w = {k: (v.to(self.dtype) if k.startswith("layer.") else v.float()).contiguous()
                   for k, v in tensors.items()}
         self._linear_gelu = _linear_gelu_op() if self.dtype == torch.bfloat16 else None
+        unknown = set(int8) - set(PROJECTIONS)
+        if unknown:
+            raise EngineError(f"unknown projection(s) {sorted(unknown)}; expected some of {PROJECTIONS}")
+        self.int8 = tuple(p for p in PROJECTIONS if p in int8)
+        #: int8 projections: name -> (weight [in, out] int8, scale [out] float32, bias float32).
+        self.q: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        for i in range(self.layers):
+            for proj in self.int8:
+                key = f"layer.{i}.{proj}."
+                weight_t, scale = quantize_weight(self.w.pop(key + "weight"))
+                self.q[key] = (weight_t, scale, self.w[key + "bias"].float())
+
+    @property
+    def precision(self) -> str:
+        """``int8``, ``bf16`` or ``fp32``: how the encoder's matrix products run."""
+        if self.int8:
+            return "int8"
+        return "bf16" if self.dtype == torch.bfloat16 else "fp32"
 
     @property
     def window(self) -> int:
@@ -127,7 +173,7 @@ class CompactEngine:
         return cls(meta, config, Tokenizer.from_str(pruned), tensors, table, dtype)
 
     @classmethod
-    def load(cls, folder: str | Path, dtype: torch.dtype | None = None) -> CompactEngine:
+    def load(cls, folder: str | Path, dtype: torch.dtype | None = None, int8: Sequence[str] = ()) -> CompactEngine:
         """Load an engine saved by :meth:`save`."""
         from safetensors import safe_open
         from tokenizers import Tokenizer
@@ -140,12 +186,14 @@ class CompactEngine:
         with safe_open(str(folder / "weights.safetensors"), framework="pt") as f:  # one float32 tensor at a time
             tensors = {k: f.get_tensor(k).to(dtype if k.startswith("layer.") else torch.float32) for k in f.keys()}  # noqa: SIM118
         table = np.load(folder / "embeddings.npy", mmap_mode="r")
-        return cls(meta, config, tokenizer, tensors, table, dtype)
+        return cls(meta, config, tokenizer, tensors, table, dtype, int8)
 
     def save(self, folder: str | Path) -> None:
         """Write the engine's files into ``folder`` (weights in float32, embeddings in float16)."""
         from safetensors.torch import save
 
+        if self.int8:
+            raise EngineError("an int8 engine is made from a saved float engine at load time; save that one")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "engine.json").write_text(json.dumps(self.meta, indent=1), encoding="utf-8")
@@ -213,19 +261,25 @@ class CompactEngine:
         """The width a batch whose longest row has ``longest`` tokens is padded to."""
         return min(-(-longest // WIDTH_STEP) * WIDTH_STEP, max(longest, int(self.meta["positions"])))
 
+    def _linear(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        quantized = self.q.get(name)
+        if quantized is not None:
+            return int8_linear(x, *quantized).to(self.dtype)
+        return F.linear(x, self.w[name + "weight"], self.w[name + "bias"])
+
     def _layer(self, x: torch.Tensor, bias: torch.Tensor | None, p: str) -> torch.Tensor:
         w = self.w
         batch, width, hidden = x.shape
-        qkv = F.linear(x, w[p + "qkv.weight"], w[p + "qkv.bias"])
+        qkv = self._linear(x, p + "qkv.")
         q, k, v = qkv.view(batch, width, 3, self.heads, hidden // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
         a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-        a = F.linear(a.transpose(1, 2).reshape(batch, width, hidden), w[p + "attn_out.weight"], w[p + "attn_out.bias"])
+        a = self._linear(a.transpose(1, 2).reshape(batch, width, hidden), p + "attn_out.")
         x = _norm(a + x, w[p + "attn_norm.weight"], w[p + "attn_norm.bias"], self.eps)
-        if self._linear_gelu is not None:
+        if self._linear_gelu is not None and p + "ffn_in." not in self.q:
             h = self._linear_gelu(x, w[p + "ffn_in.weight"], w[p + "ffn_in.bias"], "gelu", [], "none")
         else:
-            h = F.gelu(F.linear(x, w[p + "ffn_in.weight"], w[p + "ffn_in.bias"]))
-        h = F.linear(h, w[p + "ffn_out.weight"], w[p + "ffn_out.bias"])
+            h = F.gelu(self._linear(x, p + "ffn_in."))
+        h = self._linear(h, p + "ffn_out.")
         return _norm(h + x, w[p + "ffn_norm.weight"], w[p + "ffn_norm.bias"], self.eps)
 
 
@@ -318,7 +372,9 @@ def _is_complete(target: Path) -> bool:
     return all((target / f).is_file() for f in _FILES)
 
 
-def load_engine(folder: str | Path, *, home: Path | None = None, dtype: torch.dtype | None = None) -> CompactEngine:
+def load_engine(
+    folder: str | Path, *, home: Path | None = None, dtype: torch.dtype | None = None, int8: Sequence[str] = ()
+) -> CompactEngine:
     """The engine of a model folder: loaded from the cache, or built (once, atomically) and saved first."""
     folder = Path(folder)
     if not all((folder / f).is_file() for f in ("config.json", "model.safetensors")):
@@ -329,7 +385,7 @@ def load_engine(folder: str | Path, *, home: Path | None = None, dtype: torch.dt
     target = engine_dir(folder, home)
     if not _is_complete(target):
         build_engine(folder, target)
-    return CompactEngine.load(target, dtype)
+    return CompactEngine.load(target, dtype, int8)
 
 
 def build_engine(folder: str | Path, target: Path) -> Path:
