@@ -29,8 +29,21 @@ if TYPE_CHECKING:  # torch and transformers load with a model, not with this mod
     from .engines.compact import CompactEngine
     from .modeling import ModclsModel
 
-#: Inference paths: the training model in float32, bfloat16 or dynamic int8, or the compact engine (``fast``).
-PRECISIONS = ("fp32", "bf16", "int8", "fast")
+#: Inference paths: ``auto`` (chosen from the CPU), the training model in float32 or bfloat16, or the compact
+#: engine (``fast``: bfloat16 products where the CPU has them, else float32; ``int8``: int8 projections).
+PRECISIONS = ("auto", "fp32", "bf16", "int8", "fast")
+#: The projections the ``int8`` engine runs in int8 (the others stay in the engine's float type).
+INT8_PROJECTIONS = ("qkv", "attn_out", "ffn_in", "ffn_out")
+
+
+def resolve_precision(precision: str) -> str:
+    """``precision`` itself, or what ``auto`` picks on this CPU (:func:`modcls.engines.cpu.auto_precision`)."""
+    _check_precision(precision)
+    if precision != "auto":
+        return precision
+    from .engines.cpu import auto_precision
+
+    return auto_precision()
 
 
 @dataclass(frozen=True)
@@ -46,9 +59,10 @@ class Predictor:
     """A loaded model and tokenizer that turn paragraphs into :class:`Scores`.
 
     ``precision`` selects the inference path: ``fp32``; ``bf16`` (bfloat16 weights and activations);
-    ``int8`` (dynamic int8 quantisation of the linear layers); ``fast`` (:mod:`modcls.engines.compact`:
-    the encoder rebuilt for inference, bfloat16 matrix products where the CPU has them, a pruned and
-    memory-mapped vocabulary; :meth:`from_pretrained` builds it once per model and caches it). Repeated
+    ``fast`` (:mod:`modcls.engines.compact`: the encoder rebuilt for inference, bfloat16 matrix products
+    where the CPU has them, a pruned and memory-mapped vocabulary; :meth:`from_pretrained` builds it once
+    per model and caches it); ``int8`` (the same engine with int8 projections, per-channel weight scales
+    and per-token activation scales); ``auto`` (one of these, chosen from the CPU's features). Repeated
     paragraphs are answered from a bounded cache keyed by their normalised text (``cache_size=0`` disables it).
     """
 
@@ -60,7 +74,7 @@ class Predictor:
         precision: str = "fp32",
         cache_size: int = 4096,
     ) -> None:
-        _check_precision(precision)
+        precision = resolve_precision(precision)
         #: Most tokens one model window holds (prefix and special tokens included).
         self.window = min(model.config.window_tokens, _position_limit(model))
         self.config = model.config
@@ -70,10 +84,11 @@ class Predictor:
         #: The training model (converted to ``precision``); None on the ``fast`` path, which runs ``engine``.
         self.model: ModclsModel | None = None
         self.engine: CompactEngine | None = None
-        if precision == "fast":
+        if precision in ("fast", "int8"):
             from .engines.compact import CompactEngine
 
-            self.engine = CompactEngine.from_model(model, tokenizer.backend_tokenizer.to_str())
+            self.engine = CompactEngine.from_model(model, tokenizer.backend_tokenizer.to_str(),
+                                                   int8=INT8_PROJECTIONS if precision == "int8" else ())
             self.tokenizer: Any = self.engine.tokenizer
         else:
             self.model = _convert(model.eval(), precision)
@@ -83,13 +98,14 @@ class Predictor:
     def from_pretrained(cls, path: str | Path, *, precision: str = "fp32", cache_size: int = 4096) -> Predictor:
         """Load the model in ``path`` and its tokenizer (the folder's own, else its base encoder's).
 
-        With ``precision="fast"`` only the model's cached engine is read (built first if needed).
+        With ``fast`` and ``int8`` only the model's cached engine is read (built first if needed).
         """
-        _check_precision(precision)
-        if precision == "fast":
+        precision = resolve_precision(precision)
+        if precision in ("fast", "int8"):
             from .engines.compact import load_engine
 
-            return cls.from_engine(load_engine(path), cache_size=cache_size)
+            int8 = INT8_PROJECTIONS if precision == "int8" else ()
+            return cls.from_engine(load_engine(path, int8=int8), cache_size=cache_size)
         from transformers import AutoTokenizer
 
         from .modeling import ModclsModel
@@ -101,12 +117,18 @@ class Predictor:
 
     @classmethod
     def from_engine(cls, engine: CompactEngine, *, cache_size: int = 4096) -> Predictor:
-        """A ``fast`` predictor on a loaded :class:`~modcls.engines.compact.CompactEngine`."""
+        """A ``fast`` (or ``int8``) predictor on a loaded :class:`~modcls.engines.compact.CompactEngine`."""
         self = cls.__new__(cls)
-        self.window, self.config, self.precision = engine.window, engine.config, "fast"
+        precision = "int8" if engine.int8 else "fast"
+        self.window, self.config, self.precision = engine.window, engine.config, precision
         self.cache_size, self._cache = cache_size, OrderedDict()
         self.model, self.engine, self.tokenizer = None, engine, engine.tokenizer
         return self
+
+    @property
+    def engine_info(self) -> str:
+        """How scores are computed: the precision and, on the compact engine, its matrix-product type."""
+        return self.precision if self.engine is None else f"{self.precision} ({self.engine.precision} products)"
 
     @property
     def reads_context(self) -> bool:
@@ -249,8 +271,4 @@ def _convert(model: ModclsModel, precision: str) -> ModclsModel:
 
     if precision == "bf16":
         return model.to(torch.bfloat16)
-    if precision == "int8":
-        from torch.ao.quantization import quantize_dynamic
-
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     return model

@@ -64,10 +64,14 @@ class Moderator:
         path: str | Path | None = None,
         *,
         policy: Policy | str | Path | None = None,
-        precision: str = "fp32",
+        precision: str = "auto",
         cache_size: int = 4096,
     ) -> Moderator:
-        """Load a model folder (None: the shipped default) with an optional policy override file."""
+        """Load a model folder (None: the shipped default) with an optional policy override file.
+
+        ``precision``: ``auto`` (default: the fastest path that keeps the model's quality on this CPU, see
+        :mod:`modcls.engines.cpu`), ``fp32``, ``bf16``, ``fast`` or ``int8``.
+        """
         folder = Path(path) if path is not None else default_model_dir()
         if not folder.is_dir():
             raise ModelLoadError(f"model folder not found: {folder}")
@@ -91,6 +95,7 @@ class Moderator:
             "model_version": self.name,
             "base_model": self.predictor.config.base_model,
             "precision": self.predictor.precision,
+            "engine": self.predictor.engine_info,
             "topics": self.topics,
             "categories": self.categories,
             "thresholds": {c: self.policy.threshold(c, self.thresholds) for c in self.categories},
@@ -154,7 +159,7 @@ class Moderator:
         return ArticleResult.from_paragraphs(results, self.model_info(), headline)
 
     def model_info(self) -> dict[str, Any]:
-        return {"version": self.name, "precision": self.predictor.precision}
+        return {"version": self.name, "precision": self.predictor.precision, "engine": self.predictor.engine_info}
 
     def _result(self, index: int, text: str, scores: Scores) -> ParagraphResult:
         topic_scores = {t: round(float(p), 6) for t, p in zip(self.topics, scores.topic)}

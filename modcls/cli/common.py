@@ -12,9 +12,10 @@ from ..inference import PRECISIONS
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="DIR", help="model folder (default: the shipped default model)")
     parser.add_argument("--policy", metavar="FILE", help="routing policy override, JSON or YAML")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="inference path: fp32 (reference), fast (compact engine, bfloat16 where the CPU has it, "
-                             "about 3x fp32), bf16, int8 (default: fp32)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="inference path: auto (chosen from the CPU's features), fp32 (reference), fast "
+                             "(compact engine, bfloat16 where the CPU has it), int8 (compact engine, int8 "
+                             "projections), bf16 (default: auto)")
 
 
 def load_moderator(args: argparse.Namespace):  # noqa: ANN201 - avoids importing torch at parse time

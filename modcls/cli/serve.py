@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, help="port (default 8000)")
     parser.add_argument("--model", metavar="DIR", help="model folder (default: the shipped default model)")
     parser.add_argument("--policy", metavar="FILE", help="routing policy override, JSON or YAML")
-    parser.add_argument("--precision", choices=PRECISIONS, help="inference path (default: fp32)")
+    parser.add_argument("--precision", choices=PRECISIONS, help="inference path (default: auto, chosen from the CPU)")
     parser.add_argument("--review-db", metavar="URL|PATH",
                         help="review queue: SQLAlchemy URL (postgresql://...) or SQLite file "
                         "(default: $MODCLS_HOME/review.sqlite)")
@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from ..modeling import ModelLoadError
+    from ..engines.cpu import cpu_info
+    from ..errors import ModelLoadError
     from ..moderator import Moderator, default_model_dir
     from ..policy import Policy
     from ..review.store import ReviewQueue
@@ -75,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
     def load() -> Moderator:
         moderator = Moderator.from_pretrained(settings.model, policy=settings.policy, precision=settings.precision)
-        log_event("model_loaded", model_version=moderator.name, precision=settings.precision)
+        log_event("model_loaded", model_version=moderator.name, precision=moderator.predictor.precision,
+                  engine=moderator.predictor.engine_info, cpu=cpu_info().describe())
         return moderator
 
     def load_failed(err: BaseException) -> None:

@@ -164,13 +164,15 @@ class CompactEngine:
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
-    def from_model(cls, model: ModclsModel, tokenizer_json: str, dtype: torch.dtype | None = None) -> CompactEngine:
+    def from_model(
+        cls, model: ModclsModel, tokenizer_json: str, dtype: torch.dtype | None = None, int8: Sequence[str] = ()
+    ) -> CompactEngine:
         """An engine for a loaded model and its tokenizer (the ``tokenizers`` JSON of a fast tokenizer)."""
         from tokenizers import Tokenizer
 
         meta, tensors, table, pruned = _extract(model, tokenizer_json)
         config = SavedConfig(**json.loads(model.config.to_json_string(use_diff=False)))
-        return cls(meta, config, Tokenizer.from_str(pruned), tensors, table, dtype)
+        return cls(meta, config, Tokenizer.from_str(pruned), tensors, table, dtype, int8)
 
     @classmethod
     def load(cls, folder: str | Path, dtype: torch.dtype | None = None, int8: Sequence[str] = ()) -> CompactEngine:

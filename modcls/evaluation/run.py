@@ -21,7 +21,7 @@ def evaluate(
     config: str | Path | None = None,
     baseline: bool = False,
     policy: str | Path | None = None,
-    precision: str = "fp32",
+    precision: str = "auto",
     batch_size: int = 32,
     progress: bool = True,
     bootstrap: int = BOOTSTRAP,

@@ -42,7 +42,7 @@ class ServerSettings:
     port: int = 8000
     model: str | None = None
     policy: str | None = None
-    precision: str = "fp32"
+    precision: str = "auto"
     #: Review queue: a SQLAlchemy URL or a SQLite file path (None: ``$MODCLS_HOME/review.sqlite``).
     review_db: str | None = None
     #: When set, every ``/v1`` request needs ``Authorization: Bearer <token>``.
