@@ -126,3 +126,20 @@ def test_extend_splits_keeps_known_rows_and_pairs_together():
     assert "dup" in out["dropped"]
     for i in range(10):
         assert out["splits"][f"n{i}a"] == out["splits"][f"n{i}b"]  # a pair's halves stay in one split
+
+
+def test_moderate_articles_reports_roles_with_and_without_context(context_model_dir):
+    from modcls.evaluation.articles import moderate_articles
+
+    zeros = dict.fromkeys(["child_sexual_abuse", "sexual_violence", "violent_crime", "terrorism", "drugs",
+                           "self_harm", "hate_speech"], 0)
+    article = {"article_id": "a1", "paragraphs": [
+        {"text": HEADLINE, "role": "headline", "topic": "crime_justice", "sensitivity": zeros | {"violent_crime": 1}},
+        {"text": PARAGRAPHS[0], "role": "story", "topic": "crime_justice", "sensitivity": zeros},
+        {"text": PARAGRAPHS[1], "role": "teaser", "topic": "sport", "sensitivity": zeros}]}
+    moderator = Moderator.from_pretrained(context_model_dir)
+    read = moderate_articles(moderator, [article])
+    alone = moderate_articles(moderator, [article], with_context=False)
+    assert read["all"]["paragraphs"] == alone["all"]["paragraphs"] == 3
+    assert set(read) >= {"headline", "story", "teaser", "headline_found"} and "headline_found" not in alone
+    assert 0 <= read["teaser"]["topic_accuracy"] <= 1
