@@ -88,8 +88,9 @@ def setup(profile: str) -> None:
         sh(PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q", TORCH, quiet=True)
     constraints = VENV / "modcls-constraints.txt"
     constraints.write_text(TORCH + "\n")
+    uv = find_uv()
     log(f"installing modcls{PROFILES[profile][1:]} with uv")
-    sh(find_uv(), "pip", "install", "--python", PYTHON, "--quiet", "--constraint", constraints,
+    sh(uv, "pip", "install", "--python", PYTHON, "--quiet", "--constraint", constraints,
        "--editable", PROFILES[profile])
     if not _installed(TORCH):  # never expected: the constraint keeps the CPU build
         sys.exit(f"dev.py: {TORCH} was replaced during set-up; remove .venv and run again")

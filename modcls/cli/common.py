@@ -32,3 +32,15 @@ def read_text_arg(path: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: invalid UTF-8 at byte {err.start}") from None
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """Fail with what to install when a command's optional dependencies (``modcls[extra]``) are missing."""
+    import importlib.util
+
+    from ..errors import ModclsError
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ModclsError(f"this command needs {', '.join(missing)}, which are not installed: "
+                          f"pip install 'modcls[{extra}]' (in a checkout: python3 dev.py test installs them)")

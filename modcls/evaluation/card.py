@@ -46,9 +46,11 @@ SOURCES: dict[str, tuple[str, str, str]] = {
 }
 
 
-def write_card(model_dir: str | Path, report_dir: str | Path, out: str | Path = "model_card.md") -> Path:
-    """Generate the card of the model in ``model_dir`` from the report in ``report_dir`` into ``out``."""
-    model_dir, report_dir, out = Path(model_dir), Path(report_dir), Path(out)
+def write_card(model_dir: str | Path, report_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Generate the card of the model in ``model_dir`` from the report in ``report_dir`` into ``out``
+    (default: ``model_card.md`` in ``model_dir``)."""
+    model_dir, report_dir = Path(model_dir), Path(report_dir)
+    out = Path(out) if out is not None else model_dir / "model_card.md"
     config = _read_json(model_dir / "config.json", "model config")
     run = _read_json(model_dir / "run.json", "training record (run.json)")
     report = load_report(report_dir) if (report_dir / "report.json").is_file() else None
