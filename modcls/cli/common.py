@@ -27,7 +27,12 @@ def read_text_arg(path: str) -> str:
     """Read a whole UTF-8 file, or stdin for ``-``; invalid UTF-8 is an :class:`InputError`."""
     from ..errors import InputError
 
-    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; give a UTF-8 text file, or - to read stdin") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder; give a UTF-8 text file, or - to read stdin") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:

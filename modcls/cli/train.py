@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"--add-data {path}: file not found")
     require_extra("train", "sklearn", "evaluate", "datasets")
     from ..training.config import TrainingConfig
-    from ..training.output import installed_model_dir, is_installed_model, new_run_dir, run_name
+    from ..training.output import holds_installed_model, installed_model_dir, new_run_dir, run_name
     from ..training.run import RegressionError, train
 
     config = TrainingConfig.from_file(args.config)
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     config = dataclasses.replace(config, **overrides)
     output_dir = args.output_dir
     if output_dir is None and not args.overwrite and (
-            args.init_from or is_installed_model(config.resolve(config.output_dir))):
+            args.init_from or holds_installed_model(config.resolve(config.output_dir))):
         output_dir = new_run_dir("runs", run_name(args.init_from, config.model_version))
         if not args.init_from:
             print(f"modcls: the config's output_dir is the installed default model ({installed_model_dir()}); "

@@ -455,9 +455,9 @@ def _retrain() -> str:
         "",
         "```bash",
         "python3 dev.py test                                      # environment, base encoder, tests",
-        "modcls train --config training/configs/default.yaml      # data checked by sha256, data/splits.json",
+        "modcls train --config training/configs/quick.yaml --init-from modcls/default_model  # the loop, in minutes",
         "modcls train --config training/configs/default.yaml --init-from modcls/default_model \\",
-        "    --add-data reviewed.jsonl --output-dir runs/next         # continue with reviewed rows",
+        "    --add-data reviewed.jsonl --output-dir runs/next --require-no-regression  # reviewed rows, F1 compared",
         "modcls evaluate --model runs/next --split test --config training/configs/default.yaml \\",
         "    --baseline --out eval/reports/next                       # held-out figures, plots, baseline",
         "modcls card --model runs/next --report eval/reports/next --out model_card.md",
@@ -465,8 +465,9 @@ def _retrain() -> str:
         "",
         "Training writes `config.json`, the weights, `metrics.json` (figures per split and source, the same "
         "numbers `modcls evaluate` gives on the same rows), `run.json` (config, data checksums, versions, row "
-        "counts) and the TF-IDF baseline. Compare a new model with the shipped one on the same report before "
-        "replacing it.",
+        "counts) and the TF-IDF baseline. Training never writes over the installed model unless asked "
+        "(`--output-dir` or `--overwrite`); a retrain prints its F1 per category against its starting model on the "
+        "same held-out rows. Compare a new model with the shipped one on the same report before replacing it.",
         "",
     ])
 

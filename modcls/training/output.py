@@ -54,9 +54,14 @@ def new_run_dir(parent: str | Path, name: str) -> Path:
     return candidate
 
 
+def holds_installed_model(folder: str | Path) -> bool:
+    """Whether writing into ``folder`` would replace (part of) the installed default model."""
+    return is_installed_model(folder) and (installed_model_dir() / "config.json").is_file()
+
+
 def check_output_dir(folder: Path, explicit: bool, overwrite: bool) -> None:
     """Refuse the installed default model as an output folder unless named explicitly or ``overwrite``."""
-    if not explicit and not overwrite and is_installed_model(folder):
+    if not explicit and not overwrite and holds_installed_model(folder):
         raise ConfigError(
             f"the config's output_dir is the installed default model ({folder}): a run would replace it. "
             "Give --output-dir DIR for a new model, or --overwrite to replace the installed one on purpose"
