@@ -80,8 +80,6 @@ def train(
     known_ids = {e.id for e in base_rows}
     clash = [e.id for e in new_rows if e.id in known_ids]
     if clash:
-        from .config import ConfigError
-
         raise ConfigError(f"--add-data rows reuse ids of the training data: {', '.join(clash[:5])}")
     splits["train"] = splits["train"] + new_rows
 
