@@ -239,9 +239,9 @@ def _score_splits(scorer: Any, splits: dict[str, list[Example]],
         groups: dict[str, list[int]] = {}
         for i, e in enumerate(rows):
             groups.setdefault(e.source, []).append(i)
-        by_source[split] = {source: _figures(topic[idx], sens[idx], [rows[i] for i in idx], labels)
+        by_source[split] = {source: _scored(topic[idx], sens[idx], labels, [rows[i] for i in idx])
                             for source, idx in sorted(groups.items())}
-        pooled[split] = _figures(topic, sens, rows, labels)
+        pooled[split] = _scored(topic, sens, labels, rows)
     return by_source, pooled
 
 
@@ -256,7 +256,12 @@ def _predict(scorer: Any, rows: list[Example], config: TrainingConfig) -> tuple[
     return np.asarray(topic), np.asarray(sens), (scorer.topics, scorer.categories, scorer.thresholds)
 
 
-def _figures(topic: np.ndarray, sens: np.ndarray, rows: list[Example], labels: tuple) -> dict[str, Any]:
+def _figures(scorer: Any, rows: list[Example], config: TrainingConfig) -> dict[str, Any]:
+    """Figures of ``scorer`` (a predictor or the baseline) on ``rows``."""
+    return _scored(*_predict(scorer, rows, config), rows)
+
+
+def _scored(topic: np.ndarray, sens: np.ndarray, labels: tuple, rows: list[Example]) -> dict[str, Any]:
     topics, categories, thresholds = labels
     return {
         "rows": len(rows),
