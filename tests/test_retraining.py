@@ -25,7 +25,7 @@ def write_config(folder: Path, tiny_base: Path, rows: list[dict], **options) -> 
     data = write_jsonl(folder / "data.jsonl", rows)
     config = TrainingConfig(
         output_dir="out", base_model=str(tiny_base), data=[DataFile(path="data.jsonl", sha256=sha256_file(data))],
-        splits="splits.json", epochs=4, batch_size=8, learning_rate=1e-3, head_learning_rate=1e-2,
+        splits="splits.json", epochs=3, batch_size=8, learning_rate=1e-3, head_learning_rate=1e-2,
         max_train_tokens=32, baseline=False, model_version="tiny-start", root=str(folder),
     )
     splits = make_splits(load_examples(config), seed=config.seed)
@@ -43,9 +43,9 @@ def fingerprint(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def start(tiny_base, tmp_path_factory) -> tuple[Path, Path]:
-    """(config file, trained starting model) on 160 easy rows; validation holds a few positives only."""
+    """(config file, trained starting model) on 120 easy rows; validation holds a few positives only."""
     folder = tmp_path_factory.mktemp("retrain")
-    config = write_config(folder, tiny_base, tiny_rows(160), min_calibration_positives=0)
+    config = write_config(folder, tiny_base, tiny_rows(120), min_calibration_positives=0)
     model = folder / "start"
     assert main(["train", "--config", str(config), "--output-dir", str(model)]) == 0
     return config, model
@@ -128,19 +128,19 @@ def test_training_from_the_base_refuses_what_it_cannot_calibrate(strict_config, 
     assert not (tmp_path / "never").exists()
 
 
-def test_require_no_regression_refuses_a_worse_model(start, tmp_path, capsys):
+def test_require_no_regression_refuses_a_worse_model(start, strict_config, tmp_path, capsys):
     # Wrong labels, many of them: sport rows called violent crime, weather rows drugs, crime rows neither.
     flipped = []
-    for seed in range(3):
-        for row in tiny_rows(160, seed=seed):
+    for seed in range(2):
+        for row in tiny_rows(120, seed=seed):
             cats = {c: 0 for c in row["sensitivity"]}
             kind = int(row["id"].split("-")[1]) % 4  # tiny_rows: 0 sport, 1 violent crime, 2 drugs, 3 weather
             cats["violent_crime"], cats["drugs"] = int(kind == 0), int(kind == 3)
             flipped.append(row | {"id": f"flip-{seed}-{row['id']}", "sensitivity": cats})
     added = write_jsonl(tmp_path / "flipped.jsonl", flipped)
     out = tmp_path / "worse"
-    code = main(["train", "--config", str(start[0]), "--init-from", str(start[1]), "--add-data", str(added),
-                 "--output-dir", str(out), "--require-no-regression", "--tolerance", "0.05"])
+    code = main(["train", "--config", str(strict_config), "--init-from", str(start[1]), "--add-data", str(added),
+                 "--output-dir", str(out), "--epochs", "2", "--require-no-regression", "--tolerance", "0.05"])
     captured = capsys.readouterr()
     assert code == 1 and "modcls: error: F1 fell by more than 0.05" in captured.err
     assert "regression (> 0.05)" in captured.err
