@@ -143,7 +143,8 @@ class Predictor:
         prefixed = [self.config.text_prefix + t for t in texts] if prefix else list(texts)
         if self.engine is not None:
             return self.engine.encode(prefixed)
-        return self.tokenizer(prefixed, add_special_tokens=True)["input_ids"]
+        # verbose=False: no "longer than the maximum" warning; long paragraphs are cut into windows here.
+        return self.tokenizer(prefixed, add_special_tokens=True, verbose=False)["input_ids"]
 
     def context_ids(self, context: str | None) -> list[int]:
         """The context segment appended after a paragraph's tokens (empty without context support)."""

@@ -135,3 +135,27 @@ def test_classify_streams_in_bounded_blocks(moderator, tmp_path):
 def test_python_dash_m_modcls_help():
     result = subprocess.run([sys.executable, "-m", "modcls", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "moderate" in result.stdout and "classify" in result.stdout
+
+
+def test_user_errors_name_the_problem_and_what_to_do(run, tmp_path, capsys):
+    code, _, err = run("moderate", str(tmp_path / "missing.txt"))
+    assert code == 1 and err == f"modcls: error: {tmp_path / 'missing.txt'}: no such file; give a UTF-8 text file, " \
+                                "or - to read stdin\n"
+    code, _, err = run("moderate", str(tmp_path))
+    assert code == 1 and "is a folder" in err and "Errno" not in err
+    code, _, err = run("classify", "--input", str(tmp_path / "in.jsonl"), "--output", "-")
+    assert code == 1 and err.startswith("modcls: error: input file not found")
+    with pytest.raises(SystemExit) as exit_:
+        main(["moderate", "a.txt", "--precision", "fp64"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "modcls: error: argument --precision" in err and "modcls moderate --help" in err
+
+
+def test_no_tokenizer_warning_for_long_paragraphs(tiny_model_dir, tmp_path):
+    """Paragraphs over the window are cut by modcls itself: the tokenizer's length warning is not shown."""
+    path = tmp_path / "long.txt"
+    path.write_text(" ".join(["la police a mis en examen un homme."] * 40), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "modcls", "moderate", str(path), "--json", "--model",
+                             str(tiny_model_dir)], capture_output=True, text=True)
+    assert result.returncode == 0 and json.loads(result.stdout)["paragraphs"][0]["chunks"] > 1
+    assert "Token indices sequence length" not in result.stderr

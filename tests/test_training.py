@@ -39,7 +39,7 @@ def tiny_config(tmp_path, tiny_base):
         output_dir=str(tmp_path / "out"), base_model=str(tiny_base),
         data=[DataFile(path=str(data), sha256=sha256_file(data))],
         splits=str(tmp_path / "splits.json"), epochs=2, batch_size=8, learning_rate=1e-3, max_train_tokens=32,
-        baseline=True, root=str(tmp_path),
+        baseline=True, min_calibration_positives=0, root=str(tmp_path),
     )
     rows = load_examples(config)
     splits = make_splits(rows, seed=config.seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -15,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", metavar="DIR", help="model folder (default: the shipped default model)")
     parser.add_argument("--report", required=True, metavar="REPORT_DIR", help="folder written by `modcls evaluate`")
-    parser.add_argument("--out", default="model_card.md", metavar="FILE", help="card to write (default: model_card.md)")
+    parser.add_argument("--out", metavar="FILE", help="card to write (default: model_card.md in the model folder)")
     return parser
 
 
@@ -26,6 +27,6 @@ def run(args: argparse.Namespace) -> int:
         from ..moderator import DEFAULT_MODEL_DIR
 
         args.model = DEFAULT_MODEL_DIR
-    path = write_card(args.model, args.report, args.out)
+    path = write_card(args.model, args.report, args.out or Path(args.model) / "model_card.md")
     print(f"modcls: model card written to {path}", file=sys.stderr)
     return 0

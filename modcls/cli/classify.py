@@ -36,10 +36,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.engine == "ray":
         return ray_engine.run(args)
+    from . import CommandError
+
     if args.batch_size < 1:
-        raise SystemExit("modcls classify: error: --batch-size must be at least 1")
+        raise CommandError("--batch-size must be at least 1")
     if args.input != "-" and not Path(args.input).is_file():
-        raise FileNotFoundError(f"input file not found: {args.input}")
+        raise CommandError(f"input file not found: {args.input} (give a JSONL or text file, or - for stdin)")
     moderator = load_moderator(args)
     lines, first = open_lines(args.input)
     fmt = detect_format(args.input, first) if args.format == "auto" else args.format

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_model_options
+from .common import add_model_options, require_extra
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--split and --config go together")
     if not args.data and not args.split:
         raise CommandError("give --data FILE and/or --split SPLIT --config FILE")
+    require_extra("train", "sklearn", "evaluate", "datasets", "matplotlib")
     from ..evaluation.run import evaluate
 
     report = evaluate(args.out, model_dir=args.model, data=args.data, split=args.split, config=args.config,

@@ -22,13 +22,16 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..distributed import run_ray_job
+    from . import CommandError
+    from .common import require_extra
 
     if args.batch_size < 1 or args.ray_workers < 1 or args.ray_worker_cpus <= 0:
-        raise SystemExit("modcls classify: error: --batch-size and --ray-workers must be at least 1, "
-                         "--ray-worker-cpus above 0")
+        raise CommandError("--batch-size and --ray-workers must be at least 1, --ray-worker-cpus above 0")
     if args.input == "-" or args.output == "-":
-        raise SystemExit("modcls classify: error: --engine ray reads files and writes a folder, not stdin/stdout")
+        raise CommandError("--engine ray reads files and writes a folder, not stdin/stdout")
+    require_extra("ray", "ray", "pyarrow")
+    from ..distributed import run_ray_job
+
     done = run_ray_job(
         args.input, args.output, model=args.model, policy=args.policy, precision=args.precision,
         fmt=args.format, output_format=args.output_format, text_column=args.text_column,

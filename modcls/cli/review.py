@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .common import require_extra
+
+    require_extra("serve", "sqlalchemy")
     from ..review.export import DEFAULT_LICENSE, export_decisions
     from ..review.store import ReviewQueue
 

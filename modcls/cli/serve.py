@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import logging
 
+    from .common import require_extra
+
+    require_extra("serve", "fastapi", "uvicorn", "sqlalchemy")
     import uvicorn
 
     from ..engines.cpu import cpu_info

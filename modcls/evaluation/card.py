@@ -60,9 +60,11 @@ SOURCES: dict[str, tuple[str, str, str]] = {
 }
 
 
-def write_card(model_dir: str | Path, report_dir: str | Path, out: str | Path = "model_card.md") -> Path:
-    """Generate the card of the model in ``model_dir`` from the report in ``report_dir`` into ``out``."""
-    model_dir, report_dir, out = Path(model_dir), Path(report_dir), Path(out)
+def write_card(model_dir: str | Path, report_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Generate the card of the model in ``model_dir`` from the report in ``report_dir`` into ``out``
+    (default: ``model_card.md`` in ``model_dir``)."""
+    model_dir, report_dir = Path(model_dir), Path(report_dir)
+    out = Path(out) if out is not None else model_dir / "model_card.md"
     config = _read_json(model_dir / "config.json", "model config")
     run = _read_json(model_dir / "run.json", "training record (run.json)")
     report = load_report(report_dir) if (report_dir / "report.json").is_file() else None
@@ -489,9 +491,9 @@ def _retrain() -> str:
         "",
         "```bash",
         "python3 dev.py test                                      # environment, base encoder, tests",
-        "modcls train --config training/configs/default.yaml      # data checked by sha256, data/splits.json",
+        "modcls train --config training/configs/quick.yaml --init-from modcls/default_model  # the loop, in minutes",
         "modcls train --config training/configs/default.yaml --init-from modcls/default_model \\",
-        "    --add-data reviewed.jsonl --output-dir runs/next         # continue with reviewed rows",
+        "    --add-data reviewed.jsonl --output-dir runs/next --require-no-regression  # reviewed rows, F1 compared",
         "modcls evaluate --model runs/next --split test --config training/configs/default.yaml \\",
         "    --baseline --out eval/reports/next                       # held-out figures, plots, baseline",
         "modcls card --model runs/next --report eval/reports/next --out model_card.md",
@@ -499,8 +501,9 @@ def _retrain() -> str:
         "",
         "Training writes `config.json`, the weights, `metrics.json` (figures per split and source, the same "
         "numbers `modcls evaluate` gives on the same rows), `run.json` (config, data checksums, versions, row "
-        "counts) and the TF-IDF baseline. Compare a new model with the shipped one on the same report before "
-        "replacing it.",
+        "counts) and the TF-IDF baseline. Training never writes over the installed model unless asked "
+        "(`--output-dir` or `--overwrite`); a retrain prints its F1 per category against its starting model on the "
+        "same held-out rows. Compare a new model with the shipped one on the same report before replacing it.",
         "",
     ])
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..training.config import ConfigError, TrainingConfig, sha256_file, verify_manifest
-from ..training.data import Example, apply_splits, load_examples, parse_example, read_jsonl
+from ..training.data import Example, apply_splits, limit_rows, load_examples, parse_example, read_jsonl
 
 #: Sources whose text was written by the project; every other source is real text.
 PROJECT_WRITTEN_PREFIX = "modcls"
@@ -72,7 +72,8 @@ def load_files(paths: list[str | Path], into: EvalSet | None = None) -> EvalSet:
 
 
 def load_split(config_path: str | Path, split: str, into: EvalSet | None = None) -> EvalSet:
-    """The rows of ``split`` under a training config's manifest and committed split file.
+    """The rows of ``split`` under a training config's manifest and committed split file (at most the
+    config's ``limit_rows``, the same sample as training's).
 
     The manifest's checksums are verified first, so the rows are exactly those the split held out.
     """
@@ -82,7 +83,8 @@ def load_split(config_path: str | Path, split: str, into: EvalSet | None = None)
     if not splits_path.is_file():
         raise ConfigError(f"split file not found: {splits_path}")
     examples = load_examples(config)
-    rows = apply_splits(examples, json.loads(splits_path.read_text(encoding="utf-8")))
+    rows = limit_rows(apply_splits(examples, json.loads(splits_path.read_text(encoding="utf-8"))),
+                      config.limit_rows, config.seed)
     if split not in rows:
         raise ConfigError(f"unknown split {split!r}; expected one of {', '.join(rows)}")
     licences: dict[str, set[str]] = {}

@@ -2,7 +2,12 @@
 
 Threshold rule: child_sexual_abuse takes the highest threshold whose validation recall is at least
 ``csa_min_recall`` (0.95 by default) — missing such content costs most; every other category takes
-the threshold of best F1. A category with no validation positive keeps 0.5.
+the threshold of best F1. A category with no validation positive gets 0.5.
+
+Too few positives: a category with fewer validation positives than ``min_calibration_positives`` (training
+config, default 5) is not fitted. A run continuing from a model (``--init-from``) keeps that model's
+threshold and urgent threshold for it, and its sensitivity temperature (the thresholds were set on scores
+at that temperature); a run from the base refuses to start. ``min_calibration_positives: 0`` fits anyway.
 
 Urgent tier: a category given a minimum precision (child_sexual_abuse: 0.85 by default) also gets an upper
 threshold, the lowest one whose validation precision reaches it (never below the category's threshold).
@@ -112,3 +117,8 @@ def fit_urgent_thresholds(
 def _round_down(cut: float) -> float:
     """Stored to 6 decimals, rounded down: a threshold never rises above the score it was set on."""
     return float(np.floor(cut * 1e6) / 1e6)
+
+
+def count_positives(targets: np.ndarray, mask: np.ndarray, categories: list[str]) -> dict[str, int]:
+    """Known positive rows per category."""
+    return {c: int(((targets[:, k] == 1) & (mask[:, k] > 0)).sum()) for k, c in enumerate(categories)}

@@ -11,6 +11,9 @@ from typing import Any
 
 from ..errors import ModclsError
 
+#: Default of :attr:`TrainingConfig.min_calibration_positives`.
+MIN_CALIBRATION_POSITIVES = 5
+
 
 class ConfigError(ModclsError, ValueError):
     """A training configuration or data manifest that cannot be used."""
@@ -44,6 +47,10 @@ class TrainingConfig:
     splits: str = "data/splits.json"
     seed: int = 13
     epochs: int = 4
+    #: Stop after this many optimizer steps in all (None: run the epochs); for quick runs.
+    max_steps: int | None = None
+    #: At most this many rows of each split (a fixed sample by seed; --add-data rows are all kept); for quick runs.
+    limit_rows: int | None = None
     patience: int = 1
     batch_size: int = 16
     learning_rate: float = 5e-5
@@ -65,6 +72,8 @@ class TrainingConfig:
     sensitivity_loss_weight: float = 1.0
     max_pos_weight: float = 10.0
     csa_min_recall: float = 0.95
+    #: Fewest validation positives a category needs for its threshold to be fitted (see calibration).
+    min_calibration_positives: int = MIN_CALIBRATION_POSITIVES
     #: Categories with an urgent tier: the lowest threshold whose validation precision reaches this value.
     urgent_min_precision: dict[str, float] = field(default_factory=lambda: {"child_sexual_abuse": 0.85})
     eval_batch_size: int = 32
@@ -87,21 +96,13 @@ class TrainingConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainingConfig:
-        """Read a JSON or YAML config; relative paths in it are relative to the repository it sits in."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise ConfigError(f"cannot read training config {path}: {err}") from None
-        if path.suffix.lower() in {".yaml", ".yml"}:
-            import yaml
+        """Read a JSON or YAML config; relative paths in it are relative to its ``root`` (default: its folder).
 
-            data = yaml.safe_load(text) or {}
-        else:
-            data = json.loads(text)
-        root = data.pop("root", None)
-        base = path.resolve().parent
-        return cls.from_dict(data, root=(base / root).resolve() if root else base)
+        ``extends: OTHER`` (a path relative to this file) starts from OTHER's options, root included, and
+        overrides those this file gives.
+        """
+        data, root = _read_config(Path(path), seen=())
+        return cls.from_dict(data, root=root)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -110,6 +111,38 @@ class TrainingConfig:
         """A path of the config, resolved against :attr:`root`."""
         p = Path(relative)
         return p if p.is_absolute() else Path(self.root) / p
+
+
+def _read_config(path: Path, seen: tuple[Path, ...]) -> tuple[dict[str, Any], Path]:
+    """The options of one config file, merged over those it extends, and the root they resolve against."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read training config {path}: {err.strerror or err}") from None
+    try:
+        if path.suffix.lower() in {".yaml", ".yml"}:
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+    except Exception as err:  # json's ValueError or yaml's YAMLError
+        raise ConfigError(f"training config {path} does not parse: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"training config {path} must hold a mapping of options")
+    folder = path.resolve().parent
+    parent = data.pop("extends", None)
+    own_root = data.pop("root", None)
+    merged: dict[str, Any] = {}
+    root = folder
+    if parent:
+        parent_path = (folder / parent).resolve()
+        if parent_path in seen:
+            raise ConfigError(f"training config {path} extends itself through {parent}")
+        merged, root = _read_config(parent_path, (*seen, parent_path))
+    if own_root:
+        root = (folder / own_root).resolve()
+    return merged | data, root
 
 
 def sha256_file(path: str | Path) -> str:

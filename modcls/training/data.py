@@ -333,3 +333,19 @@ def drop_contexts(examples: list[Example], share: float, seed: int) -> list[Exam
                 e = dataclasses.replace(e, context=None)
         out.append(e)
     return out
+
+
+def limit_rows(splits: dict[str, list[Example]], limit: int | None, seed: int) -> dict[str, list[Example]]:
+    """At most ``limit`` rows of each split: a sample fixed by ``seed`` and the row ids, in split order."""
+    if limit is None:
+        return splits
+    if limit < 1:
+        raise ConfigError(f"limit_rows must be at least 1, got {limit}")
+    out = {}
+    for name, rows in splits.items():
+        if len(rows) <= limit:
+            out[name] = rows
+            continue
+        keep = set(random.Random(f"{seed}:{name}").sample(sorted(e.id for e in rows), limit))
+        out[name] = [e for e in rows if e.id in keep]
+    return out

@@ -70,10 +70,13 @@ def encode(
     Rows with a context, for a model that reads one, get the context segment after the paragraph.
     """
     config = model.config
-    encoded = tokenizer([config.text_prefix + e.text for e in examples], add_special_tokens=True)["input_ids"]
+    # verbose=False: rows over the limit are cut below, without the tokenizer's length warning.
+    encoded = tokenizer([config.text_prefix + e.text for e in examples], add_special_tokens=True,
+                        verbose=False)["input_ids"]
     n_context = int(getattr(config, "context_tokens", 0) or 0)
     contexts = {e.context for e in examples if e.context and n_context}
-    segments = {c: context_segment(tokenizer(c, add_special_tokens=True)["input_ids"], n_context) for c in contexts}
+    segments = {c: context_segment(tokenizer(c, add_special_tokens=True, verbose=False)["input_ids"], n_context)
+                for c in contexts}
     ids, pool, truncated = [], [], 0
     for e, tokens in zip(examples, encoded):
         extra = segments.get(e.context, []) if e.context and n_context else []
@@ -199,13 +202,16 @@ def fit(
     lengths = [len(r) for r in train.ids]
     steps_per_epoch = -(-len(lengths) // config.batch_size)
     total = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total = max(1, min(total, config.max_steps))
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total), total)
-    best_score, best_state, best_epoch, stale = -1.0, None, 0, 0
+    best_score, best_state, best_epoch, stale, done = -1.0, None, 0, 0, 0
     history = []
     for epoch in range(1, config.epochs + 1):
         model.train()
         started, running = time.perf_counter(), 0.0
-        bar = tqdm(train_batches(lengths, config.batch_size, rng), desc=f"epoch {epoch}", unit="batch")
+        batches = train_batches(lengths, config.batch_size, rng)[: total - done]
+        bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch")
         for step, batch in enumerate(bar, start=1):
             loss = _loss(model, train, batch, pad_id, topic_loss, pos_w, config)
             loss.backward()
@@ -217,10 +223,11 @@ def fit(
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{running / step:.4f}")
                 _log(log, {"epoch": epoch, "step": step, "loss": running / step})
+        done += len(batches)
         t_logits, s_logits = predict_logits(model, validation, pad_id, config.eval_batch_size, "validation")
         score = selection_score(t_logits, s_logits, validation)
-        record = {"epoch": epoch, "train_loss": running / max(len(bar), 1), "validation_score": score,
-                  "seconds": round(time.perf_counter() - started, 1)}
+        record = {"epoch": epoch, "steps": len(batches), "train_loss": running / max(len(bar), 1),
+                  "validation_score": score, "seconds": round(time.perf_counter() - started, 1)}
         history.append(record)
         _log(log, record)
         if score > best_score:
@@ -230,10 +237,12 @@ def fit(
             stale += 1
             if stale > config.patience:
                 break
+        if done >= total:
+            break
     if best_state is not None:
         model.load_state_dict(best_state, strict=False)
     model.eval()
-    return {"best_epoch": best_epoch, "best_validation_score": best_score, "epochs": history}
+    return {"best_epoch": best_epoch, "best_validation_score": best_score, "steps": done, "epochs": history}
 
 
 def _loss(
@@ -267,7 +276,6 @@ def _log(log: IO[str] | None, record: dict[str, Any]) -> None:
     if log is not None:
         log.write(json.dumps(record) + "\n")
         log.flush()
-
 
 
 def write_json(path: Path, data: Any) -> None:
