@@ -40,7 +40,7 @@ def reference_from_scores(
         column = scores[:, k]
         inner = np.unique(np.quantile(column, np.linspace(0, 1, bins + 1)[1:-1]))
         counts = np.bincount(np.searchsorted(inner, column, side="right"), minlength=len(inner) + 1)
-        out["categories"][c] = {"edges": [float(e) for e in inner],
+        out["categories"][c] = {"edges": [round(float(e), 6) for e in inner],
                                 "shares": [round(float(n) / len(column), 6) for n in counts],
                                 "mean": round(float(column.mean()), 6)}
     return out
