@@ -232,3 +232,53 @@ def test_review_next_takes_the_order(moderator, tmp_path):
         report = client.get("/v1/review/report").json()
         assert report["leased"] == 1 and report["agreement"]["decisions"] == 0
     queue.close()
+
+
+@pytest.mark.slow
+def test_sighup_reloads_the_model_folder(tiny_model_dir, tmp_path):
+    """`modcls serve` reads its model folder again on SIGHUP (a retrain replaced it) and keeps serving."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115
+    server = subprocess.Popen([sys.executable, "-m", "modcls", "serve", "--model", str(folder), "--no-queue",
+                               "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                              env=os.environ | {"MODCLS_API_TOKEN": ""})
+    base = f"http://127.0.0.1:{port}"
+
+    def version() -> str | None:
+        try:
+            return httpx.get(f"{base}/v1/model", timeout=2).json().get("model_version")
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    def wait_for(value: str) -> None:
+        deadline = time.time() + 120
+        while version() != value:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.time() < deadline, (tmp_path / "server.log").read_text()
+            time.sleep(0.2)
+
+    try:
+        wait_for("tiny-test")
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps(config | {"model_version": "tiny-hup"}))
+        server.send_signal(signal.SIGHUP)
+        wait_for("tiny-hup")
+        answer = httpx.post(f"{base}/v1/classify", json={"paragraphs": ["la pluie"]}, timeout=10)
+        assert answer.json()["model"]["version"] == "tiny-hup"
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+    assert '"event": "model_reloaded"' in (tmp_path / "server.log").read_text()
