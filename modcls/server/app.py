@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -70,18 +71,25 @@ def create_app(
     """
     settings = settings or ServerSettings()
     runner = ModelRunner(moderator, batch_size=settings.batch_size, on_load_error=on_load_error)
-    served: dict[int, dict[str, Any]] = {}  # per loaded model: its folder, headline metrics, drift window
+    # Per loaded model (the one in service, and the one it replaced while its last requests finish): its
+    # folder, headline metrics and drift window.
+    served: dict[int, dict[str, Any]] = {}
+    served_lock = threading.Lock()
 
     def model_state(model: Moderator) -> dict[str, Any]:
-        state = served.get(id(model))
-        if state is None:
-            folder = model_folder(model, settings)
-            state = {"model": model, "folder": folder, "metrics": headline_metrics(folder),
-                     "drift": DriftMonitor.for_model(folder, model.categories, model.name,
-                                                     window=settings.drift_window)}
-            served.clear()  # one model in service: forget the one it replaced
-            served[id(model)] = state
-        return state
+        with served_lock:
+            state = served.get(id(model))
+            if state is None:
+                folder = model_folder(model, settings)
+                state = {"model": model, "folder": folder, "metrics": headline_metrics(folder),
+                         "drift": DriftMonitor.for_model(folder, model.categories, model.name,
+                                                         window=settings.drift_window)}
+                served[id(model)] = state
+                while len(served) > 2:
+                    served.pop(next(iter(served)))
+            return state
+
+    runner.on_swap(model_state)  # read the new model's folder on the reloading thread, not on a request
 
     def scrape_state() -> dict[str, Any]:
         out: dict[str, Any] = {"model": None, "drift": None, "queue": None, "loaded_at": runner.loaded_at}
