@@ -150,3 +150,15 @@ def test_review_page_in_a_browser(browser, live_server, tmp_path, capsys):
     assert corrected["meta"]["reviewer"] == "alice" and corrected["meta"]["note"] == "drogue seulement"
     assert corrected["meta"]["model_sensitivity"] == item["sensitivity"]
     assert rows[second]["meta"]["decision"] == "confirm"
+
+
+def test_api_docs_render_offline(browser, live_server):
+    """Swagger UI and ReDoc draw the API from assets the server serves (the browser reaches nothing else)."""
+    url, _ = live_server
+    wait = WebDriverWait(browser, 30)
+    browser.get(f"{url}/docs")
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".swagger-ui .info .title"), "modcls"))
+    assert browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path[data-path='/v1/moderate']")
+    browser.get(f"{url}/redoc")
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), "modcls"))
+    assert "/v1/review/next" in browser.find_element(By.TAG_NAME, "body").text
