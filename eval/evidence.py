@@ -13,9 +13,9 @@ known sentences among neutral ones of the same story. For each labelled category
   score alone), and for **occlusion** (the sentence whose removal lowers the paragraph's score most);
 * **chance**: the share a sentence drawn at random would get.
 
-Cost: seconds to classify the set with and without evidence, and on the throughput benchmark set
-(``benchmarks/throughput.py``: real French paragraphs read from ``../shared/data``), where few paragraphs
-are flagged; the answer cache is off.
+Cost, on the set and on the throughput benchmark set (``benchmarks/throughput.py``: real French paragraphs
+read from ``../shared/data``, few of them flagged): the extra model input in tokens, and wall-clock and CPU
+seconds to classify with and without evidence (answer cache off).
 """
 
 from __future__ import annotations
@@ -112,22 +112,33 @@ def evaluate(moderator: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def timing(moderator: Any, texts: list[str], rounds: int = 2) -> dict[str, Any]:
-    """Seconds to classify ``texts`` without and with evidence (best of ``rounds``, answer cache off)."""
-    moderator.predictor.cache_size = 0
-    moderator.predictor._cache.clear()
-    out: dict[str, Any] = {"paragraphs": len(texts)}
-    for evidence in (False, True):
-        best = None
-        for _ in range(rounds):
-            t0 = time.perf_counter()
+    """Cost of evidence on ``texts``: model input tokens, and wall-clock and CPU seconds to classify them
+    without and with evidence (best of ``rounds``, alternating, answer cache off). CPU seconds are the
+    process's own, which other work on a shared machine disturbs less than wall-clock time.
+    """
+    from modcls.evidence import sentence_spans
+
+    predictor = moderator.predictor
+    predictor.cache_size = 0
+    predictor._cache.clear()
+    best: dict[str, float] = {}
+    results: list[Any] = []
+    for _ in range(rounds):
+        for evidence in (False, True):
+            key = "with_evidence" if evidence else "without_evidence"
+            wall, cpu = time.perf_counter(), time.process_time()
             results = moderator.classify(texts, batch_size=16, evidence=evidence)
-            best = min(best or 1e9, time.perf_counter() - t0)
-        out["with_evidence_s" if evidence else "without_evidence_s"] = round(best, 3)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            best[f"{key}_s"] = round(min(best.get(f"{key}_s", 1e9), wall), 3)
+            best[f"{key}_cpu_s"] = round(min(best.get(f"{key}_cpu_s", 1e9), cpu), 3)
     explained = [r for r in results if r.evidence]
-    out["paragraphs_with_evidence"] = len(explained)
-    out["sentences_scored"] = sum(n for n in map(_sentences, (r.text for r in explained)) if n > 1)
-    out["overhead"] = round(out["with_evidence_s"] / out["without_evidence_s"] - 1, 4)
-    return out
+    sentences = [r.text[a:b] for r in explained for a, b in sentence_spans(r.text) if len(sentence_spans(r.text)) > 1]
+    tokens = sum(predictor.count_tokens(t) for t in texts)
+    extra = sum(predictor.count_tokens(t) for t in sentences)
+    return {"paragraphs": len(texts), "paragraphs_with_evidence": len(explained), "sentences_scored": len(sentences),
+            "tokens": tokens, "extra_tokens": extra, "extra_token_share": round(extra / tokens, 4), **best,
+            "overhead_wall": round(best["with_evidence_s"] / best["without_evidence_s"] - 1, 4),
+            "overhead_cpu": round(best["with_evidence_cpu_s"] / best["without_evidence_cpu_s"] - 1, 4)}
 
 
 def _sentences(text: str) -> int:
@@ -144,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bench", type=int, default=1000, help="paragraphs of the throughput set (0: skip)")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--rounds", type=int, default=2, help="timing rounds, best kept (default 2)")
     args = parser.parse_args(argv)
     import torch
 
@@ -156,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
                               "cpu": _cpu(), "set": {"paragraphs": len(rows),
                                                      "labels": sum(len(r["carry"]) for r in rows)}}
     report |= evaluate(moderator, rows)
-    report["cost_on_set"] = timing(moderator, [r["text"] for r in rows])
+    report["cost_on_set"] = timing(moderator, [r["text"] for r in rows], args.rounds)
     if args.bench and (args.data / "piaf_v1_1.jsonl").is_file():
         from tokenizers import Tokenizer
 
@@ -166,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         folder = args.model or str(REPO / "modcls" / "default_model")
         tokenizer = Tokenizer.from_file(str(Path(_tokenizer_folder(folder)) / "tokenizer.json"))
         texts = build_paragraphs(args.data, args.bench, 0, tokenizer)
-        report["cost_on_benchmark_set"] = timing(moderator, texts, rounds=1)
+        report["cost_on_benchmark_set"] = timing(moderator, texts, args.rounds)
     print(json.dumps({k: v for k, v in report.items() if k != "misses"}, indent=2, ensure_ascii=False))
     for miss in report["misses"]:
         print(f"miss {miss['id']} {miss['label']}: chose «{miss['chose']}»", file=sys.stderr)
