@@ -99,7 +99,7 @@ def classify_stream(
             return
         contexts = [r.get("context") for r in block]
         results = moderator.classify([r["text"] for r in block], batch_size=batch_size,
-                                     context=contexts if any(contexts) else None)
+                                     context=contexts if any(contexts) else None, evidence=False)
         for row, result in zip(block, results):
             full = result.to_dict()
             out.write(json.dumps(row | {k: full[k] for k in ADDED_FIELDS}, ensure_ascii=False) + "\n")

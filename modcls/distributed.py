@@ -92,7 +92,7 @@ class BatchPredictor:
         good = [i for i, e in enumerate(errors) if e is None]
         results: list[ParagraphResult | None] = [None] * len(texts)
         if good:
-            scored = self.moderator.classify([texts[i] for i in good], batch_size=self.batch_size)
+            scored = self.moderator.classify([texts[i] for i in good], batch_size=self.batch_size, evidence=False)
             for i, r in zip(good, scored):
                 results[i] = r
         keep = None

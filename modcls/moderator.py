@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, ModelLoadError
+from .evidence import attach_evidence
 from .inference import Predictor, Scores
 from .policy import Policy
 from .results import ArticleResult, ParagraphResult
@@ -57,6 +58,8 @@ class Moderator:
         self.thresholds: dict[str, float] = dict(config.thresholds)
         self.urgent_thresholds: dict[str, float] = dict(getattr(config, "urgent_thresholds", None) or {})
         self.name = name or config.model_version
+        #: The folder the model was loaded from (None when built from a predictor).
+        self.model_dir: Path | None = None
 
     @classmethod
     def from_pretrained(
@@ -79,7 +82,9 @@ class Moderator:
         base_policy = Policy.from_dict(predictor.config.policy)
         if isinstance(policy, (str, Path)):
             policy = Policy.from_file(policy, base=base_policy)
-        return cls(predictor, policy or base_policy, name=str(predictor.config.model_version))
+        moderator = cls(predictor, policy or base_policy, name=str(predictor.config.model_version))
+        moderator.model_dir = folder
+        return moderator
 
     @property
     def topics(self) -> list[str]:
@@ -113,11 +118,14 @@ class Moderator:
         paragraphs: Sequence[str],
         batch_size: int = 32,
         context: str | Sequence[str | None] | None = None,
+        evidence: bool = True,
     ) -> list[ParagraphResult]:
         """Label each paragraph. Raises :class:`InputError` naming the first bad one.
 
         ``context``: the article context the paragraphs are read with (their headline) — one string for
         all of them, or one per paragraph (None for none). Models trained without context ignore it.
+        ``evidence``: find the sentences that carry each flag (:mod:`modcls.evidence`; one extra batch
+        over the sentences of flagged paragraphs).
         """
         if isinstance(paragraphs, str):
             raise InputError("classify takes a list of paragraphs; use moderate() for an article")
@@ -125,9 +133,12 @@ class Moderator:
             check_text(text, f"paragraph {i}")
         contexts = _contexts(context, len(paragraphs))
         scores = self.predictor.predict(list(paragraphs), batch_size=batch_size, contexts=contexts)
-        return [self._result(i, text, s) for i, (text, s) in enumerate(zip(paragraphs, scores))]
+        results = [self._result(i, text, s) for i, (text, s) in enumerate(zip(paragraphs, scores))]
+        if evidence:
+            self._explain(results, contexts, batch_size)
+        return results
 
-    def moderate(self, article_text: str, batch_size: int = 32) -> ArticleResult:
+    def moderate(self, article_text: str, batch_size: int = 32, evidence: bool = True) -> ArticleResult:
         """Split an article into paragraphs, label each, and route the article.
 
         Each paragraph is read with the article's headline as context: the first paragraph that the
@@ -156,10 +167,23 @@ class Moderator:
             result = self._result(part.index, part.text, scores[k])
             result.start, result.end = part.start, part.end
             results.append(result)
+        if evidence:
+            self._explain(results, [None if k == headline else context for k in range(len(parts))], batch_size,
+                          article_text)
         return ArticleResult.from_paragraphs(results, self.model_info(), headline)
 
     def model_info(self) -> dict[str, Any]:
         return {"version": self.name, "precision": self.predictor.precision, "engine": self.predictor.engine_info}
+
+    def _explain(
+        self, results: list[ParagraphResult], contexts: Sequence[str | None] | None, batch_size: int,
+        article: str | None = None,
+    ) -> None:
+        attach_evidence(
+            self.predictor, results, contexts=contexts, batch_size=batch_size, article=article,
+            thresholds={c: self.policy.threshold(c, self.thresholds) for c in self.categories},
+            routing_topics=[t for t, rule in self.policy.topics.items() if rule.route != "allow"],
+        )
 
     def _result(self, index: int, text: str, scores: Scores) -> ParagraphResult:
         topic_scores = {t: round(float(p), 6) for t, p in zip(self.topics, scores.topic)}

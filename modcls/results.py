@@ -9,6 +9,25 @@ from .labels import severity
 
 
 @dataclass
+class Evidence:
+    """A sentence of a paragraph that carries one of its labels (a flagged category, or a routing topic).
+
+    ``start``/``end`` are character offsets into the paragraph's ``text``; ``article_start``/``article_end``
+    into the moderated article (``None`` for paragraphs classified on their own). ``score`` is the label's
+    score of the sentence read alone (with the paragraph's context): a category's sensitivity score, or the
+    topic's probability.
+    """
+
+    label: str
+    start: int
+    end: int
+    text: str
+    score: float
+    article_start: int | None = None
+    article_end: int | None = None
+
+
+@dataclass
 class ParagraphResult:
     """Labels, scores and route of one paragraph.
 
@@ -16,6 +35,7 @@ class ParagraphResult:
     category; ``flags`` the categories at or above their threshold. ``start``/``end`` are character
     offsets into the moderated article (``None`` for paragraphs classified on their own). ``chunks`` is
     the number of model windows the paragraph needed (more than one for paragraphs over the window).
+    ``evidence`` lists, for each flag (and a routing topic), the sentences that carry it, strongest first.
     """
 
     index: int
@@ -30,13 +50,15 @@ class ParagraphResult:
     start: int | None = None
     end: int | None = None
     chunks: int = 1
+    evidence: list[Evidence] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ParagraphResult:
-        return cls(**data)
+        evidence = [e if isinstance(e, Evidence) else Evidence(**e) for e in data.get("evidence") or []]
+        return cls(**(data | {"evidence": evidence}))
 
 
 @dataclass

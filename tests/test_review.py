@@ -215,7 +215,7 @@ def test_review_cli(tmp_path, capsys):
 
     code, out, _ = run("stats")
     assert code == 0 and json.loads(out)["pending"] == 1
-    code, out, _ = run("next", "--reviewer", "alice")
+    code, out, _ = run("next", "--reviewer", "alice", "--json")
     item = json.loads(out)
     assert code == 0 and item["text"] == "Un texte à revoir." and item["lease_owner"] == "alice"
     code, _, err = run("decide", str(item["id"]), "correct", "--reviewer", "bob", "--topic", "politics")

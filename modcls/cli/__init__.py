@@ -23,6 +23,7 @@ COMMANDS = {
     "review": "review",
     "evaluate": "evaluate",
     "card": "card",
+    "score-reference": "reference",
 }
 
 

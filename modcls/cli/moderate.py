@@ -41,4 +41,17 @@ def format_table(result) -> str:  # noqa: ANN001 - ArticleResult, imported lazil
         flags = ",".join(f"{f}:{p.sensitivity[f]:.2f}" for f in p.flags) or "-"
         text = p.text if len(p.text) <= 60 else p.text[:59] + "…"
         lines.append(f"{p.index:>3}  {p.route:<13} {p.priority:<8} {p.topic:<17} {flags:<28} {text}")
+        lines += evidence_lines(p, indent=" " * 5)
     return "\n".join(lines)
+
+
+def evidence_lines(paragraph, indent: str = "", width: int = 90) -> list[str]:  # noqa: ANN001 - ParagraphResult
+    """One line per label: the sentence that carries it most (shortened) and its score alone."""
+    lines, seen = [], set()
+    for ev in paragraph.evidence:
+        if ev.label in seen:
+            continue
+        seen.add(ev.label)
+        sentence = ev.text if len(ev.text) <= width else ev.text[: width - 1] + "…"
+        lines.append(f"{indent}> {ev.label} {ev.score:.2f}: {sentence}")
+    return lines

@@ -30,10 +30,38 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="characters per paragraph (default and maximum 100,000)")
     parser.add_argument("--threads", type=int, metavar="N", help="torch threads for the model (default 1)")
     parser.add_argument("--lease-seconds", type=int, metavar="N", help="review lease length (default 600)")
+    parser.add_argument("--review-order", choices=("severity", "uncertainty"),
+                        help="within a priority level: oldest first (severity, default) or the item whose scores "
+                        "sit closest to their thresholds first (uncertainty)")
+    parser.add_argument("--drift-window", type=int, metavar="N",
+                        help="paragraphs in the rolling window compared with the model's score reference (1000)")
     parser.add_argument("--log-text", action="store_true", default=None,
                         help="DEBUG ONLY: write paragraph text into the logs")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="default info")
     return parser
+
+
+def _reload_on_sighup(app, settings) -> None:  # noqa: ANN001 - FastAPI app and ServerSettings, imported lazily
+    """SIGHUP loads the served model folder again (e.g. after a retrain replaced it) and swaps it in."""
+    import logging
+    import signal
+    import threading
+
+    from ..server.app import model_loader
+    from ..server.logs import log_event
+
+    if not hasattr(signal, "SIGHUP"):
+        return
+
+    def reload() -> None:
+        try:
+            answer = app.state.runner.reload(model_loader(settings, settings.model))
+            log_event("model_reloaded", signal="SIGHUP", **answer)
+        except Exception as err:  # noqa: BLE001 - logged; the old model stays in service
+            log_event("model_reload_failed", logging.ERROR, signal="SIGHUP", error=str(err))
+
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload, name="modcls-reload",
+                                                                daemon=True).start())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         review_db=args.review_db, max_body_bytes=args.max_body_bytes, max_paragraphs=args.max_paragraphs,
         max_paragraph_chars=args.max_paragraph_chars, threads=args.threads,
         lease_seconds=args.lease_seconds, log_text=args.log_text, log_level=args.log_level,
+        review_order=args.review_order, drift_window=args.drift_window,
     )
     # Cheap checks first, so that a wrong path fails here rather than after the port opened.
     if settings.model is not None and not (Path(settings.model) / "config.json").is_file():
@@ -73,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(settings.threads)
     if settings.log_text:
         log_event("log_text_enabled", logging.WARNING, note="paragraph text will be written to the logs")
-    queue = None if args.no_queue else ReviewQueue(settings.review_db, lease_seconds=settings.lease_seconds)
+    queue = None if args.no_queue else ReviewQueue(settings.review_db, lease_seconds=settings.lease_seconds,
+                                                   order=settings.review_order)
     failure: list[BaseException] = []
     server: uvicorn.Server | None = None
 
@@ -95,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     server = uvicorn.Server(config)
     if failure:
         server.should_exit = True
+    _reload_on_sighup(app, settings)
     try:
         server.run()
     finally:

@@ -63,7 +63,7 @@ def predict_model(
             ctx = None if contexts is None else list(contexts[start : start + CHUNK])
             scores = predictor.predict(chunk, batch_size=batch_size, contexts=ctx)
             # answered from the predictor's cache
-            results = moderator.classify(chunk, batch_size=batch_size, context=ctx)
+            results = moderator.classify(chunk, batch_size=batch_size, context=ctx, evidence=False)
             topic += [s.topic for s in scores]
             sens += [s.sensitivity for s in scores]
             routes += [r.route for r in results]

@@ -2,7 +2,9 @@
 
 Each row carries the text, the decided topic and all seven categories (0 or 1), ``source`` =
 ``modcls-review``, the licence the operator states for the moderated content, and in ``meta`` who
-decided, when, their note and the model version that routed the paragraph. Feed the file to
+decided, when, their note, the model version that routed the paragraph and what that model predicted
+(topic, flags and every score), so that a retrained model can be compared with it on the same rows
+(:mod:`modcls.review.movement`, ``modcls review compare``). Feed the file to
 ``modcls train --init-from MODEL --add-data new.jsonl``.
 """
 
@@ -38,6 +40,9 @@ def training_row(item: ReviewItem, queue_id: str, license: str = DEFAULT_LICENSE
             "decision": item.decision,
             "model_topic": item.topic,
             "model_flags": list(item.flags),
+            # what the model said, for measuring how much a retrain on these rows moved it
+            "model_topic_scores": dict(item.topic_scores),
+            "model_sensitivity": dict(item.sensitivity),
             "article_id": item.article_id,
             "paragraph_id": item.paragraph_id,
             "review_item": item.id,

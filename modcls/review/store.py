@@ -16,9 +16,9 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -39,6 +40,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
@@ -55,7 +57,11 @@ from ..results import ParagraphResult
 DB_ENV = "MODCLS_REVIEW_DB"
 DEFAULT_LEASE_SECONDS = 600
 DECISIONS = ("confirm", "correct")
-SCHEMA_VERSION = "1"
+#: Orders of the line within a priority level: most severe then oldest, or closest to a threshold first.
+ORDERS = ("severity", "uncertainty")
+SCHEMA_VERSION = "2"
+#: Columns added since schema 1 (added in place to a schema-1 database when it is opened).
+_ADDED_COLUMNS = ("evidence", "context", "margin")
 
 metadata = MetaData()
 
@@ -88,6 +94,10 @@ items = Table(
     Column("note", Text),
     Column("reviewer", String(200)),
     Column("decided_at", DateTime, index=True),
+    # schema 2: the evidence sentences, the paragraph's article context, the distance to the nearest threshold
+    Column("evidence", JSON),
+    Column("context", JSON),
+    Column("margin", Float),
     Index("ix_modcls_review_line", "status", "rank", "id"),
     sqlite_autoincrement=True,  # ids are never reused: exported rows are named after them
 )
@@ -114,7 +124,13 @@ class Conflict(ReviewError):
 
 @dataclass
 class ReviewItem:
-    """One queued paragraph, its model output, its lease and (once decided) the reviewer's labels."""
+    """One queued paragraph, its model output, its lease and (once decided) the reviewer's labels.
+
+    ``evidence``: the sentences that carry each flag (``Evidence.to_dict``-like dicts); ``context``: the
+    article around the paragraph (``headline``, ``before`` and ``after``: neighbouring paragraphs as
+    ``{"index", "text"}``); ``margin``: how close the scores sit to their thresholds (smallest
+    ``|score - threshold|`` over the categories; None when the thresholds were not given).
+    """
 
     id: int
     article_id: str
@@ -140,6 +156,9 @@ class ReviewItem:
     note: str | None = None
     reviewer: str | None = None
     decided_at: datetime | None = None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    context: dict[str, Any] | None = None
+    margin: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -150,6 +169,7 @@ class ReviewItem:
     @classmethod
     def from_row(cls, row: Any) -> ReviewItem:
         data = {k: v for k, v in row._mapping.items() if k not in ("dedup_key", "rank")}
+        data["evidence"] = data.get("evidence") or []
         for key in ("created_at", "lease_expires", "decided_at"):
             if data[key] is not None:
                 data[key] = _aware(data[key])
@@ -187,9 +207,11 @@ class ReviewQueue:
         *,
         lease_seconds: int = DEFAULT_LEASE_SECONDS,
         clock: Callable[[], datetime] | None = None,
+        order: str = "severity",
     ) -> None:
         self.url = queue_url(url)
         self.lease_seconds = int(lease_seconds)
+        self.order = _check_order(order)
         self._clock = clock or (lambda: datetime.now(UTC))
         self.engine = _make_engine(self.url)
         self.dialect = self.engine.dialect.name
@@ -211,11 +233,25 @@ class ReviewQueue:
                 continue
         with self._begin() as conn:
             values = dict(conn.execute(select(meta_table.c.key, meta_table.c.value)).all())
+        if values.get("schema_version") == "1":
+            self._upgrade_from_1()
+            values["schema_version"] = SCHEMA_VERSION
         if values.get("schema_version") != SCHEMA_VERSION:
             raise ReviewError(f"review database {self.safe_url} has schema {values.get('schema_version')!r}, "
                               f"this modcls expects {SCHEMA_VERSION!r}")
         #: A short random name of this queue, part of exported row ids so that queues never clash.
         self.queue_id: str = values["queue_id"]
+
+    def _upgrade_from_1(self) -> None:
+        """Schema 1 -> 2: add the evidence, context and margin columns (existing items keep them empty)."""
+        with self._begin() as conn:
+            present = {c["name"] for c in inspect(conn).get_columns(items.name)}
+            for name in _ADDED_COLUMNS:
+                if name not in present:
+                    kind = items.c[name].type.compile(dialect=self.engine.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE {items.name} ADD COLUMN {name} {kind}")
+            conn.execute(update(meta_table).where(meta_table.c.key == "schema_version")
+                         .values(value=SCHEMA_VERSION))
 
     @property
     def safe_url(self) -> str:
@@ -252,14 +288,25 @@ class ReviewQueue:
         article_id: str,
         model_version: str,
         paragraph_ids: Sequence[str | None] | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        headline: str | Sequence[str | None] | None = None,
+        headline_index: int | None = None,
     ) -> list[int]:
         """Store the results routed to review (others are skipped); return their item ids, in order.
 
         ``paragraph_ids`` gives the caller's id of each result (same order). A paragraph already queued
         for the same article, position and text is not stored twice: its existing id is returned.
+        ``results`` are taken as the article, in order: each item keeps its neighbouring paragraphs, and
+        ``headline`` (one text, or one per result) with ``headline_index`` (its position among the
+        results, if it is one of them). ``thresholds``: the category thresholds in force, from which each
+        item's ``margin`` (the uncertainty order) is computed.
         """
         if paragraph_ids is not None and len(paragraph_ids) != len(results):
             raise ReviewError("paragraph_ids must give one id per result")
+        headlines = list(headline) if headline is not None and not isinstance(headline, str) else \
+            [headline] * len(results)
+        if len(headlines) != len(results):
+            raise ReviewError("headline must give one text, or one per result")
         now = self._now()
         rows = []
         for k, r in enumerate(results):
@@ -284,6 +331,9 @@ class ReviewQueue:
                 "created_at": now,
                 "status": "pending",
                 "leases": 0,
+                "evidence": [asdict(e) for e in r.evidence],
+                "context": _context(results, k, headlines[k], headline_index),
+                "margin": _margin(r.sensitivity, thresholds),
             })
         if not rows:
             return []
@@ -305,13 +355,20 @@ class ReviewQueue:
         raise AssertionError("unreachable")
 
     # -- leasing ----------------------------------------------------------------------------------
-    def next(self, reviewer: str, lease_seconds: int | None = None) -> ReviewItem | None:
+    def next(
+        self, reviewer: str, lease_seconds: int | None = None, order: str | None = None
+    ) -> ReviewItem | None:
         """Lease the most urgent available item to ``reviewer``; None when nothing waits.
 
-        A reviewer who already holds a live lease gets that item back (its lease renewed), so a retried
-        call never takes a second item.
+        Within a priority level, ``order`` (default: the queue's) ``severity`` takes the oldest first,
+        ``uncertainty`` the item whose scores sit closest to their thresholds (what a reviewer's decision
+        teaches the model most), then the oldest. A reviewer who already holds a live lease gets that item
+        back (its lease renewed), so a retried call never takes a second item.
         """
         reviewer = _check_reviewer(reviewer)
+        keys = [items.c.rank.desc()]
+        if _check_order(order or self.order) == "uncertainty":
+            keys += [items.c.margin.is_(None), items.c.margin]
         for _ in range(10):
             now = self._now()
             expires = now + timedelta(seconds=lease_seconds or self.lease_seconds)
@@ -324,8 +381,7 @@ class ReviewQueue:
                 if item_id is not None:
                     conn.execute(update(items).where(items.c.id == item_id).values(lease_expires=expires))
                     return self._get(conn, item_id)
-                line = (select(items.c.id).where(_available(now))
-                        .order_by(items.c.rank.desc(), items.c.id).limit(1))
+                line = select(items.c.id).where(_available(now)).order_by(*keys, items.c.id).limit(1)
                 if self.dialect == "postgresql":
                     line = line.with_for_update(skip_locked=True)
                 item_id = conn.execute(line).scalar()
@@ -446,6 +502,45 @@ class ReviewQueue:
             "oldest_waiting_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
         }
 
+    def report(self, days: int = 14) -> dict[str, Any]:
+        """:meth:`stats`, plus decisions per day over the last ``days`` days, decisions per reviewer, and
+        how often reviewers agreed with the model: on the topic, and per category (both flagged, model only,
+        reviewer only, agreement rate) over every decision.
+        """
+        out = self.stats()
+        now = self._now()
+        first = (now - timedelta(days=days - 1)).date()
+        per_day = {(first + timedelta(days=d)).isoformat(): 0 for d in range(days)}
+        reviewers: dict[str, int] = {}
+        cats = {c: {"both": 0, "model_only": 0, "reviewer_only": 0, "neither": 0} for c in CATEGORIES}
+        topic_agree = decided = 0
+        query = select(items.c.decided_at, items.c.reviewer, items.c.topic, items.c.decided_topic, items.c.flags,
+                       items.c.decided_sensitivity).where(items.c.status == "decided")
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=1000).execute(query):
+                decided += 1
+                day = row.decided_at.date().isoformat()
+                if day in per_day:
+                    per_day[day] += 1
+                reviewers[row.reviewer] = reviewers.get(row.reviewer, 0) + 1
+                topic_agree += int(row.topic == row.decided_topic)
+                flags = set(row.flags or ())
+                for c in CATEGORIES:
+                    model, human = c in flags, bool((row.decided_sensitivity or {}).get(c))
+                    key = "both" if model and human else "model_only" if model else \
+                        "reviewer_only" if human else "neither"
+                    cats[c][key] += 1
+        for counts in cats.values():
+            counts["agreement"] = round((counts["both"] + counts["neither"]) / decided, 4) if decided else None
+        out.update(
+            decisions_per_day=per_day,
+            decisions_by_reviewer=dict(sorted(reviewers.items(), key=lambda kv: -kv[1])),
+            agreement={"decisions": decided,
+                       "topic": round(topic_agree / decided, 4) if decided else None,
+                       "categories": cats},
+        )
+        return out
+
     def decisions(self, since: datetime | date | str | None = None) -> Iterator[ReviewItem]:
         """Decided items, oldest decision first, decided at or after ``since`` (UTC when naive)."""
         query = select(items).where(items.c.status == "decided")
@@ -501,6 +596,32 @@ def _make_engine(url: str) -> Engine:
         driver = "psycopg" if importlib.util.find_spec("psycopg") else "psycopg2"
         parsed = parsed.set(drivername=f"postgresql+{driver}")
     return create_engine(parsed, pool_pre_ping=True)
+
+
+def _check_order(order: str) -> str:
+    if order not in ORDERS:
+        raise ReviewError(f"unknown review order {order!r}; expected one of: {', '.join(ORDERS)}")
+    return order
+
+
+def _margin(sensitivity: Mapping[str, float], thresholds: Mapping[str, float] | None) -> float | None:
+    """Smallest distance of a category's score to its threshold (how uncertain the routing is)."""
+    if not thresholds:
+        return None
+    gaps = [abs(float(sensitivity[c]) - float(t)) for c, t in thresholds.items() if c in sensitivity]
+    return round(min(gaps), 6) if gaps else None
+
+
+def _context(results: Sequence[ParagraphResult], k: int, headline: str | None, headline_index: int | None,
+             around: int = 2) -> dict[str, Any]:
+    """The article around result ``k``: its headline and up to ``around`` paragraphs on each side."""
+
+    def near(indexes: range) -> list[dict[str, Any]]:
+        return [{"index": results[j].index, "text": results[j].text} for j in indexes if j != headline_index]
+
+    return {"headline": headline if headline_index != k else None, "headline_index": headline_index,
+            "before": near(range(max(0, k - around), k)),
+            "after": near(range(k + 1, min(len(results), k + 1 + around)))}
 
 
 def _available(now: datetime) -> Any:

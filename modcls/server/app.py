@@ -1,8 +1,9 @@
 """The REST API: ``create_app(moderator, settings, queue)`` builds a FastAPI app over one Moderator.
 
 Routes: ``POST /v1/moderate``, ``POST /v1/classify``, ``GET /v1/model``, ``GET /healthz``, ``GET /readyz``,
-and the review queue under ``/v1/review/``. Paragraphs routed to review are in the queue (committed)
-before the answer is sent.
+``GET /metrics``, ``POST /v1/admin/reload``, the review queue under ``/v1/review/`` and the reviewers' page
+``/review``; ``/docs`` and ``/redoc`` from assets served here. Paragraphs routed to review are in the queue
+(committed) before the answer is sent.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,12 +28,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..errors import InputError
+from ..drift import DriftMonitor
+from ..errors import InputError, ModclsError
 from ..moderator import DEFAULT_MODEL_DIR, MAX_TEXT_CHARS, Moderator, check_text
 from ..review.export import DEFAULT_LICENSE, training_row
 from ..review.store import Conflict, NotFound, ReviewError, ReviewQueue
+from . import docs, review_page
 from .logs import log_event
-from .runner import ModelRunner, RunStats
+from .metrics import MetricsMiddleware, ServerMetrics
+from .runner import ModelRunner, ReloadInProgress, RunStats
 from .schemas import (
     ClassifyRequest,
     ClassifyResponse,
@@ -42,7 +47,10 @@ from .schemas import (
     ModerateResponse,
     NextRequest,
     ParagraphIn,
+    QueueReport,
     QueueStats,
+    ReloadRequest,
+    ReloadResponse,
     ReviewerRequest,
     ReviewItemOut,
 )
@@ -63,7 +71,40 @@ def create_app(
     """
     settings = settings or ServerSettings()
     runner = ModelRunner(moderator, batch_size=settings.batch_size, on_load_error=on_load_error)
-    metrics_cache: dict[str, Any] = {}
+    # Per loaded model (the one in service, and the one it replaced while its last requests finish): its
+    # folder, headline metrics and drift window.
+    served: dict[int, dict[str, Any]] = {}
+    served_lock = threading.Lock()
+
+    def model_state(model: Moderator) -> dict[str, Any]:
+        with served_lock:
+            state = served.get(id(model))
+            if state is None:
+                folder = model_folder(model, settings)
+                state = {"model": model, "folder": folder, "metrics": headline_metrics(folder),
+                         "drift": DriftMonitor.for_model(folder, model.categories, model.name,
+                                                         window=settings.drift_window)}
+                served[id(model)] = state
+                while len(served) > 2:
+                    served.pop(next(iter(served)))
+            return state
+
+    runner.on_swap(model_state)  # read the new model's folder on the reloading thread, not on a request
+
+    def scrape_state() -> dict[str, Any]:
+        out: dict[str, Any] = {"model": None, "drift": None, "queue": None, "loaded_at": runner.loaded_at}
+        model = runner.moderator if runner.ready.is_set() else None
+        if model is not None:
+            out["model"] = {"version": model.name, "engine": model.predictor.precision}
+            out["drift"] = model_state(model)["drift"].report()
+        if queue is not None:
+            try:
+                out["queue"] = queue.stats()
+            except SQLAlchemyError:
+                out["queue"] = None
+        return out
+
+    metrics = ServerMetrics(scrape_state)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
@@ -78,15 +119,21 @@ def create_app(
         version=__version__,
         description="Topic and sensitivity moderation of French news paragraphs, with a human-review queue.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runner = runner
     app.state.queue = queue
     app.state.settings = settings
+    app.state.metrics = metrics
     # The last added runs first: the request log sees every answer, the body limit's 413s included.
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)  # type: ignore[arg-type]
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # type: ignore[arg-type]
     app.add_middleware(_RequestLog)  # type: ignore[arg-type]
 
     auth = [Depends(_bearer_check(settings.api_token))] if settings.api_token else []
+    docs.install(app)
+    review_page.install(app, settings.api_token)
 
     # -- errors ---------------------------------------------------------------------------------
     @app.exception_handler(InputError)
@@ -133,26 +180,55 @@ def create_app(
 
     # -- model ----------------------------------------------------------------------------------
     @app.get("/v1/model", response_model=ModelInfo, dependencies=auth, tags=["model"])
-    def model_info() -> dict[str, Any]:
-        """Labels, thresholds and policy in force, model version and its headline metrics."""
+    def model_info(response: Response) -> dict[str, Any]:
+        """Labels, thresholds and policy in force, model version, headline metrics and score drift."""
         model = loaded()
-        info = model.info()
-        if "metrics" not in metrics_cache:
-            # The folder the served model was read from (a Moderator built elsewhere knows it too).
-            folder = Path(getattr(model.predictor.config, "name_or_path", "") or settings.model or DEFAULT_MODEL_DIR)
-            metrics_cache["metrics"] = headline_metrics(folder)
-        return info | {"metrics": metrics_cache["metrics"]}
+        state = model_state(model)
+        response.headers["X-Model-Version"] = model.name
+        return model.info() | {"metrics": state["metrics"], "drift": state["drift"].report(),
+                               "model_dir": str(state["folder"]) if state["folder"] else None,
+                               "loaded_at": runner.loaded_at}
+
+    @app.get("/metrics", dependencies=auth, tags=["operations"], response_class=Response,
+             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+    def prometheus_metrics() -> Response:
+        """Requests, latencies, paragraphs, flags, queue depth, model version and score drift (Prometheus)."""
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    @app.post("/v1/admin/reload", response_model=ReloadResponse, dependencies=auth, tags=["operations"],
+              responses={409: {"description": "a reload is already running"},
+                         422: {"description": "the model cannot be loaded; the old one stays in service"}})
+    async def reload_model(body: ReloadRequest | None = None) -> dict[str, Any]:
+        """Load a model folder (default: the one in service) beside the current model, warm it up and swap:
+        requests already received finish on the old model, later ones get the new one."""
+        loaded()
+        folder = (body.model if body else None) or settings.model
+        try:
+            answer = await run_in_threadpool(runner.reload, model_loader(settings, folder))
+        except ReloadInProgress as err:
+            raise HTTPException(409, str(err)) from None
+        except ModclsError as err:
+            raise HTTPException(422, f"the model cannot be loaded; the old one stays in service: {err}") from None
+        if folder is not None:
+            settings.model = folder
+        log_event("model_reloaded", **answer)
+        return answer
 
     @app.post("/v1/moderate", response_model=ModerateResponse, dependencies=auth, tags=["model"],
               responses={413: {"description": "article too long"}, 422: {"description": "invalid input"}})
-    async def moderate(body: ModerateRequest, request: Request) -> dict[str, Any]:
+    async def moderate(body: ModerateRequest, request: Request, response: Response) -> dict[str, Any]:
         """Moderate one article: the JSON of ``modcls moderate --json``, plus its id and queued review items."""
-        model = loaded()
+        loaded()
         _check_length(body.text, "article", MAX_TEXT_CHARS)
         check_text(body.text, "article")
         article_id = body.id or uuid.uuid4().hex
         result, stats = await runner.moderate(body.text)
-        queued = await _enqueue(result.paragraphs, article_id, model.name, None)
+        model = _observe(result.paragraphs, stats, response)
+        # shown to reviewers above the paragraph: the paragraph read as context, else the article's first
+        top = result.headline if result.headline is not None else 0 if len(result.paragraphs) > 1 else None
+        headline = None if top is None else result.paragraphs[top].text
+        queued = await _enqueue(result.paragraphs, article_id, model, None, headline, top)
         _log_fields(request, stats, article_id=article_id, paragraphs=len(result.paragraphs), route=result.route,
                     priority=result.priority, queued=len(queued),
                     **({"text": body.text} if settings.log_text else {}))
@@ -161,9 +237,9 @@ def create_app(
     @app.post("/v1/classify", response_model=ClassifyResponse, dependencies=auth, tags=["model"],
               responses={413: {"description": "too many or too long paragraphs"},
                          422: {"description": "invalid input"}})
-    async def classify(body: ClassifyRequest, request: Request) -> dict[str, Any]:
+    async def classify(body: ClassifyRequest, request: Request, response: Response) -> dict[str, Any]:
         """Label each paragraph (with optional ids and article context); routed paragraphs are queued."""
-        model = loaded()
+        loaded()
         items = [p if isinstance(p, ParagraphIn) else ParagraphIn(text=p) for p in body.paragraphs]
         if not items:
             raise HTTPException(422, "paragraphs is empty")
@@ -180,7 +256,8 @@ def create_app(
         results, stats = await runner.classify([p.text for p in items],
                                                contexts if any(c is not None for c in contexts) else None)
         ids = [p.id for p in items]
-        queued = await _enqueue(results, article_id, model.name, ids)
+        model = _observe(results, stats, response)
+        queued = await _enqueue(results, article_id, model, ids, contexts)
         _log_fields(request, stats, article_id=article_id, paragraphs=len(items),
                     routes=_count(r.route for r in results), queued=len(queued),
                     **({"texts": [p.text for p in items]} if settings.log_text else {}))
@@ -191,11 +268,23 @@ def create_app(
             "queued": queued,
         }
 
-    async def _enqueue(results: list[Any], article_id: str, version: str, ids: list[str | None] | None) -> list[int]:
+    def _observe(results: list[Any], stats: RunStats, response: Response) -> Moderator:
+        """Count the results in the metrics and the drift window; name the model that answered."""
+        model = stats.moderator or loaded()
+        metrics.observe_results(results)
+        metrics.observe_model(stats.wait_ms, stats.model_ms)
+        model_state(model)["drift"].add([r.sensitivity for r in results])
+        response.headers["X-Model-Version"] = model.name
+        return model
+
+    async def _enqueue(results: list[Any], article_id: str, model: Moderator, ids: list[str | None] | None,
+                       headline: Any = None, headline_index: int | None = None) -> list[int]:
         if queue is None:
             return []
-        return await run_in_threadpool(queue.enqueue, results, article_id=article_id, model_version=version,
-                                       paragraph_ids=ids)
+        thresholds = {c: model.policy.threshold(c, model.thresholds) for c in model.categories}
+        return await run_in_threadpool(queue.enqueue, results, article_id=article_id, model_version=model.name,
+                                       paragraph_ids=ids, thresholds=thresholds, headline=headline,
+                                       headline_index=headline_index)
 
     # -- review ---------------------------------------------------------------------------------
     def need_queue() -> ReviewQueue:
@@ -209,7 +298,7 @@ def create_app(
               **review)
     def review_next(body: NextRequest, request: Request) -> Any:
         """Lease the most urgent waiting item to ``reviewer`` (204 when none waits)."""
-        item = need_queue().next(body.reviewer, body.lease_seconds)
+        item = need_queue().next(body.reviewer, body.lease_seconds, order=body.order or settings.review_order)
         _state(request)["log"].update(reviewer=body.reviewer, item=item.id if item else None)
         return item.to_dict() if item else Response(status_code=204)
 
@@ -235,6 +324,11 @@ def create_app(
     def review_stats() -> dict[str, Any]:
         return need_queue().stats()
 
+    @app.get("/v1/review/report", response_model=QueueReport, **review)
+    def review_report(days: int = Query(14, ge=1, le=366)) -> dict[str, Any]:
+        """Stats, decisions per day and by reviewer, and how often reviewers agreed with the model."""
+        return need_queue().report(days)
+
     @app.get("/v1/review/export", response_class=StreamingResponse, **review,
              responses={200: {"content": {"application/x-ndjson": {}},
                               "description": "decisions as training-data rows, one JSON object a line"}})
@@ -258,11 +352,37 @@ def create_app(
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def headline_metrics(model_dir: Path) -> dict[str, Any] | None:
+def model_folder(model: Moderator, settings: ServerSettings) -> Path | None:
+    """The folder the served model was read from."""
+    folder = getattr(model, "model_dir", None) or settings.model
+    if folder is None and model.name == _default_version():
+        folder = DEFAULT_MODEL_DIR
+    return Path(folder) if folder is not None else None
+
+
+def _default_version() -> str | None:
+    try:
+        return json.loads((DEFAULT_MODEL_DIR / "config.json").read_text(encoding="utf-8")).get("model_version")
+    except (OSError, ValueError):
+        return None
+
+
+def model_loader(settings: ServerSettings, folder: str | None) -> Callable[[], Moderator]:
+    """Load ``folder`` (None: the shipped default model) with the server's policy and precision."""
+
+    def load() -> Moderator:
+        return Moderator.from_pretrained(folder, policy=settings.policy, precision=settings.precision)
+
+    return load
+
+
+def headline_metrics(model_dir: Path | None) -> dict[str, Any] | None:
     """Per split and data source: rows, topic accuracy and macro-F1, mean and per-category F1/recall.
 
     Read from ``metrics.json`` in the model folder (written by ``modcls train``); None when absent.
     """
+    if model_dir is None:
+        return None
     path = Path(model_dir) / "metrics.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -307,9 +427,15 @@ def _bearer_check(token: str) -> Callable[..., None]:
     bearer = HTTPBearer(auto_error=False, description="MODCLS_API_TOKEN")
     expected = token.encode()
 
-    def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    session = review_page.session_value(token).encode()
+
+    def check(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         given = credentials.credentials.encode() if credentials else b""
-        if not secrets.compare_digest(given, expected):
+        if secrets.compare_digest(given, expected):
+            return
+        # the review page's session cookie (set by signing in with the token; SameSite=Strict)
+        cookie = request.cookies.get(review_page.COOKIE, "").encode()
+        if not (cookie and secrets.compare_digest(cookie, session)):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     return check

@@ -31,14 +31,21 @@ class _Job:
     kwargs: dict[str, Any] = field(default_factory=dict)
     submitted: float = field(default_factory=time.perf_counter)
     future: Future = field(default_factory=Future)
+    #: The model in service when the request came: it answers, even if a reload swaps models meanwhile.
+    moderator: Moderator | None = None
 
 
 @dataclass
 class RunStats:
-    """Where a request's time went, for the request log."""
+    """Where a request's time went, for the request log, and the model that answered."""
 
     wait_ms: float
     model_ms: float
+    moderator: Moderator | None = field(default=None, repr=False, compare=False)
+
+
+class ReloadInProgress(RuntimeError):
+    """A model reload was asked for while another one runs."""
 
 
 class ModelRunner:
@@ -57,6 +64,10 @@ class ModelRunner:
         self._on_load_error = on_load_error
         self.load_error: BaseException | None = None
         self.ready = threading.Event()
+        #: When the model in service was loaded (epoch seconds).
+        self.loaded_at: float | None = time.time() if self.moderator is not None else None
+        self._reload_lock = threading.Lock()
+        self._on_swap: list[Callable[[Moderator], None]] = []
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         if self.moderator is not None:  # loaded already: warm it up now, before any request can come
             self._warm_up()
@@ -72,6 +83,33 @@ class ModelRunner:
     async def moderate(self, text: str) -> tuple[ArticleResult, RunStats]:
         return await self._submit(_Job("moderate", text))
 
+    def on_swap(self, callback: Callable[[Moderator], None]) -> None:
+        """Call ``callback(new_moderator)`` after each reload swapped models."""
+        self._on_swap.append(callback)
+
+    def reload(self, loader: Callable[[], Moderator]) -> dict[str, Any]:
+        """Load a model with ``loader`` beside the one in service, warm it up, then swap them atomically.
+
+        Runs on the calling thread while the model thread goes on serving with the old model; requests
+        submitted before the swap finish on the old model, later ones run on the new. Raises
+        :class:`ReloadInProgress` if another reload runs, and whatever ``loader`` raises (the old model
+        then stays in service).
+        """
+        if not self._reload_lock.acquire(blocking=False):
+            raise ReloadInProgress("a model reload is already running")
+        try:
+            started = time.perf_counter()
+            new = loader()
+            new.classify(["Préchauffage du modèle."], batch_size=1)
+            old, self.moderator = self.moderator, new  # one reference assignment: atomic for readers
+            self.loaded_at = time.time()
+            for callback in self._on_swap:
+                callback(new)
+            return {"previous": old.name if old is not None else None, "model_version": new.name,
+                    "load_seconds": round(time.perf_counter() - started, 3)}
+        finally:
+            self._reload_lock.release()
+
     def close(self, timeout: float = 10.0) -> None:
         self._jobs.put(None)
         self._thread.join(timeout)
@@ -79,6 +117,7 @@ class ModelRunner:
     async def _submit(self, job: _Job) -> Any:
         if self.load_error is not None:
             raise RuntimeError("the model failed to load") from self.load_error
+        job.moderator = self.moderator
         self._jobs.put(job)
         return await asyncio.wrap_future(job.future)
 
@@ -93,18 +132,20 @@ class ModelRunner:
                 if self._on_load_error:
                     self._on_load_error(err)
                 return
+            self.loaded_at = time.time()
             self._warm_up()
         while (job := self._jobs.get()) is not None:
             if not job.future.set_running_or_notify_cancel():
                 continue
             started = time.perf_counter()
+            moderator = job.moderator or self.moderator
             try:
-                result = getattr(self.moderator, job.method)(job.payload, batch_size=self.batch_size, **job.kwargs)
+                result = getattr(moderator, job.method)(job.payload, batch_size=self.batch_size, **job.kwargs)
             except BaseException as err:  # noqa: BLE001 - handed to the waiting request
                 job.future.set_exception(err)
                 continue
             done = time.perf_counter()
-            stats = RunStats(round((started - job.submitted) * 1000, 2), round((done - started) * 1000, 2))
+            stats = RunStats(round((started - job.submitted) * 1000, 2), round((done - started) * 1000, 2), moderator)
             job.future.set_result((result, stats))
 
     def _fail_waiting(self) -> None:

@@ -39,6 +39,18 @@ class ClassifyRequest(_Strict):
                                                "(a random one when absent)")
 
 
+class EvidenceOut(BaseModel):
+    """``Evidence``: a sentence that carries a label, its offsets and its score read alone."""
+
+    label: str = Field(description="a flagged category, or the topic that routed the paragraph")
+    start: int = Field(description="offset of the sentence in the paragraph's text")
+    end: int
+    text: str
+    score: float = Field(description="the label's score of the sentence read alone")
+    article_start: int | None = Field(default=None, description="offset in the moderated article")
+    article_end: int | None = None
+
+
 class ParagraphOut(BaseModel):
     """``ParagraphResult.to_dict()``."""
 
@@ -54,6 +66,8 @@ class ParagraphOut(BaseModel):
     start: int | None
     end: int | None
     chunks: int
+    evidence: list[EvidenceOut] = Field(default_factory=list,
+                                        description="for each flag (and a routing topic), the sentences that carry it")
 
 
 class ModerateResponse(BaseModel):
@@ -90,6 +104,21 @@ class ModelInfo(BaseModel):
     policy: dict[str, Any]
     window_tokens: int
     metrics: dict[str, Any] | None = Field(description="headline figures from the model's metrics.json, if any")
+    drift: dict[str, Any] = Field(description="score drift over the rolling window against the model's reference "
+                                              "(score_reference.json); available false, with a reason, without one")
+    model_dir: str | None = None
+    loaded_at: float | None = Field(default=None, description="when this model was loaded (epoch seconds)")
+
+
+class ReloadRequest(_Strict):
+    model: str | None = Field(default=None, max_length=4096,
+                              description="model folder to load (default: the folder in service, read again)")
+
+
+class ReloadResponse(BaseModel):
+    previous: str | None
+    model_version: str
+    load_seconds: float
 
 
 class Health(BaseModel):
@@ -101,6 +130,9 @@ class Health(BaseModel):
 class NextRequest(_Strict):
     reviewer: str = Field(min_length=1, max_length=200)
     lease_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    order: Literal["severity", "uncertainty"] | None = Field(
+        default=None, description="within a priority level: oldest first (severity), or scores closest to their "
+                                  "thresholds first (uncertainty); default: the server's --review-order")
 
 
 class ReviewerRequest(_Strict):
@@ -143,6 +175,9 @@ class ReviewItemOut(BaseModel):
     note: str | None
     reviewer: str | None
     decided_at: str | None
+    evidence: list[EvidenceOut]
+    context: dict[str, Any] | None = Field(description="the article around the paragraph: headline, before, after")
+    margin: float | None = Field(description="smallest |score - threshold| over the categories")
 
 
 class QueueStats(BaseModel):
@@ -152,3 +187,10 @@ class QueueStats(BaseModel):
     decided: int
     waiting: dict[str, int]
     oldest_waiting_seconds: float | None
+
+
+class QueueReport(QueueStats):
+    decisions_per_day: dict[str, int]
+    decisions_by_reviewer: dict[str, int]
+    agreement: dict[str, Any] = Field(description="share of decisions agreeing with the model: topic, and per "
+                                                  "category (both, model_only, reviewer_only, neither, agreement)")

@@ -27,6 +27,8 @@ ENV_VARS: dict[str, str] = {
     "lease_seconds": "MODCLS_LEASE_SECONDS",
     "log_text": "MODCLS_LOG_TEXT",
     "log_level": "MODCLS_LOG_LEVEL",
+    "review_order": "MODCLS_REVIEW_ORDER",
+    "drift_window": "MODCLS_DRIFT_WINDOW",
 }
 
 
@@ -62,15 +64,21 @@ class ServerSettings:
     #: Debug only: put paragraph text in the logs (moderation content is sensitive; off by default).
     log_text: bool = False
     log_level: str = "info"
+    #: Order of the review line within a priority level: ``severity`` (oldest first) or ``uncertainty``.
+    review_order: str = "severity"
+    #: Paragraphs in the rolling window compared with the model's score reference (drift).
+    drift_window: int = 1000
 
     def __post_init__(self) -> None:
         for name in ("port", "max_body_bytes", "max_paragraphs", "max_paragraph_chars", "batch_size", "threads",
-                     "lease_seconds"):
+                     "lease_seconds", "drift_window"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.max_paragraph_chars > MAX_TEXT_CHARS:
             raise SettingsError(f"max_paragraph_chars cannot exceed {MAX_TEXT_CHARS:,} "
                                 "(modcls.moderator.MAX_TEXT_CHARS)")
+        if self.review_order not in ("severity", "uncertainty"):
+            raise SettingsError(f"review_order must be severity or uncertainty, got {self.review_order!r}")
         if self.api_token is not None and not self.api_token.strip():
             self.api_token = None
 
