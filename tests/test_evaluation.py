@@ -256,7 +256,7 @@ def _build_report(tiny_eval_model: Path, tmp_path_factory: pytest.TempPathFactor
     data = write_jsonl(tmp / "rows.jsonl", ROWS)
     out = tmp / "report"
     code = main(["evaluate", "--model", str(tiny_eval_model), "--data", str(data), "--out", str(out), "--baseline",
-                 "--bootstrap", "200", "--no-progress"])
+                 "--bootstrap", "200", "--no-progress", "--precision", "fp32"])
     assert code == 0
     return out
 

@@ -22,7 +22,7 @@ def test_moderate_returns_offsets_routes_and_evidence(moderator):
         assert abs(sum(p.topic_scores.values()) - 1) < 1e-4
         assert p.route in ("allow", "review", "urgent_review")
     assert all(result.paragraphs[i].route == result.route for i in result.evidence)
-    assert result.model["precision"] == "fp32"
+    assert result.model["precision"] == moderator.predictor.precision
 
 
 def test_policy_decides_routes(tiny_model_dir):

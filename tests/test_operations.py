@@ -64,7 +64,8 @@ def test_metrics_after_traffic(moderator, tmp_path):
     assert 'modcls_http_requests_total{method="POST",route="/v1/classify",status="422"} 1.0' in text
     assert 'route="unmatched"' in text
     assert re.search(r'modcls_review_queue_waiting\{priority="\w+",route="\w+"\} [1-9]', text)
-    assert 'modcls_model_info{engine="fp32",version="tiny-test"} 1.0' in text
+    engine = everything.predictor.engine_info
+    assert f'modcls_model_info{{engine="{engine}",version="tiny-test"}} 1.0' in text
     assert "modcls_drift_available 0.0" in text  # the tiny model has no score reference
     paragraphs = sum(float(v) for v in re.findall(r"^modcls_paragraphs_total\{.*\} (\S+)$", text, re.M))
     assert paragraphs == 7.0

@@ -125,7 +125,7 @@ def test_python_example_prints_what_the_readme_shows(default_model_available, mo
             continue
         assert value == expected, f"README: {source} gives {value!r}, the README shows {expected!r}"
         checked += 1
-    assert checked == 2
+    assert checked == 3
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == len(namespace["article"].paragraphs)
 

@@ -95,7 +95,7 @@ def create_app(
         out: dict[str, Any] = {"model": None, "drift": None, "queue": None, "loaded_at": runner.loaded_at}
         model = runner.moderator if runner.ready.is_set() else None
         if model is not None:
-            out["model"] = {"version": model.name, "engine": model.predictor.precision}
+            out["model"] = {"version": model.name, "engine": model.predictor.engine_info}
             out["drift"] = model_state(model)["drift"].report()
         if queue is not None:
             try:
