@@ -38,7 +38,7 @@ FALLBACK = [
 def load_paragraphs(limit: int = 400) -> list[str]:
     """Project-written paragraphs (MIT) from data/authored; a few built-in ones if absent."""
     texts: list[str] = []
-    for path in sorted((ROOT / "data" / "authored").glob("*.jsonl")):
+    for path in sorted((ROOT / "data" / "authored").rglob("*.jsonl")):
         with open(path, encoding="utf-8") as f:
             for line in f:
                 if line.strip():
