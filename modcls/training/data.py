@@ -212,19 +212,10 @@ def make_splits(examples: list[Example], seed: int) -> dict[str, Any]:
         if e.id not in dropped:
             by_source.setdefault(e.source, []).append(e)
     for source in sorted(by_source):
-        rows = by_source[source]
-        fractions = SPLIT_FRACTIONS.get(source, SPLIT_FRACTIONS["default"])
         groups: dict[str, list[str]] = {}
-        for e in rows:
+        for e in by_source[source]:
             groups.setdefault(_group(e), []).append(e.id)
-        names = sorted(groups)
-        rng.shuffle(names)
-        n_train = round(len(names) * fractions[0])
-        n_val = round(len(names) * fractions[1])
-        for k, name in enumerate(names):
-            split = "train" if k < n_train else "validation" if k < n_train + n_val else "test"
-            for row_id in groups[name]:
-                assignment[row_id] = split
+        _assign(groups, source, rng, assignment)
     return {
         "seed": seed,
         "near_duplicate_jaccard": NEAR_DUPLICATE_JACCARD,
@@ -232,6 +223,19 @@ def make_splits(examples: list[Example], seed: int) -> dict[str, Any]:
         "dropped": dropped,
         "splits": dict(sorted(assignment.items())),
     }
+
+
+def _assign(groups: dict[str, list[str]], source: str, rng: random.Random, assignment: dict[str, str]) -> None:
+    """Shuffle ``groups`` with ``rng`` and give each group's rows a split by the source's fractions."""
+    fractions = SPLIT_FRACTIONS.get(source, SPLIT_FRACTIONS["default"])
+    names = sorted(groups)
+    rng.shuffle(names)
+    n_train = round(len(names) * fractions[0])
+    n_val = round(len(names) * fractions[1])
+    for k, name in enumerate(names):
+        split = "train" if k < n_train else "validation" if k < n_train + n_val else "test"
+        for row_id in groups[name]:
+            assignment[row_id] = split
 
 
 def _group(e: Example) -> str:
@@ -272,16 +276,7 @@ def extend_splits(examples: list[Example], splits: dict[str, Any], seed: int) ->
             by_source.setdefault(e.source, {}).setdefault(_group(e), []).append(e.id)
     # A group some of whose rows were dropped keeps its other rows together.
     for source in sorted(by_source):
-        groups = by_source[source]
-        fractions = SPLIT_FRACTIONS.get(source, SPLIT_FRACTIONS["default"])
-        names = sorted(groups)
-        random.Random(f"{seed}:{source}").shuffle(names)
-        n_train = round(len(names) * fractions[0])
-        n_val = round(len(names) * fractions[1])
-        for k, name in enumerate(names):
-            split = "train" if k < n_train else "validation" if k < n_train + n_val else "test"
-            for row_id in groups[name]:
-                assignment[row_id] = split
+        _assign(by_source[source], source, random.Random(f"{seed}:{source}"), assignment)
     return {**splits, "counts": dict(Counter(assignment.values())), "dropped": dropped,
             "splits": dict(sorted(assignment.items()))}
 
